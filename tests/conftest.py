@@ -1,0 +1,17 @@
+"""Make `ansible_collections.embedops.embeddings` importable from this working tree.
+
+scripts/setup-controller.sh links the tree into .cache/collections; tests import the
+collection's code by its real name, exactly as Ansible does.
+"""
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COLLECTIONS = os.environ.get("EMBEDOPS_COLLECTIONS", os.path.join(ROOT, ".cache", "collections"))
+link = os.path.join(COLLECTIONS, "ansible_collections", "embedops", "embeddings")
+if not os.path.exists(link):
+    os.makedirs(os.path.dirname(link), exist_ok=True)
+    os.symlink(ROOT, link)
+if COLLECTIONS not in sys.path:
+    sys.path.insert(0, COLLECTIONS)

@@ -1,0 +1,478 @@
+"""embeddings_verify against a small OpenAI-compatible server on 127.0.0.1, run through the module's main()."""
+
+import base64
+import json
+import math
+import socket
+import struct
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.embedops.embeddings.plugins.module_utils import openai_embeddings
+from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import EndpointError
+from ansible_collections.embedops.embeddings.plugins.modules import embeddings_verify
+
+MODEL = "BAAI/bge-small-en-v1.5"
+VLLM_TOO_LONG = (
+    "This model's maximum context length is 512 tokens. However, you requested 700 tokens in the input for "
+    "embedding generation. Please reduce the length of the input."
+)
+
+
+def float32(value):
+    return struct.unpack("<f", struct.pack("<f", value))[0]
+
+
+def text_vector(text, dimension):
+    """A unit vector, different for each text, of float32 values as vLLM computes them."""
+    raw = [1.0 + (sum(ord(c) for c in text) * (k + 1)) % 17 for k in range(dimension)]
+    norm = math.sqrt(sum(value * value for value in raw))
+    return [float32(value / norm) for value in raw]
+
+
+class FakeEndpoint:
+    """What the fake server serves; each test sets the fields it needs."""
+
+    def __init__(self):
+        self.models = [MODEL, "intfloat/e5-small-v2"]
+        self.dimension = 4
+        self.api_key = None
+        self.max_input_chars = None
+        self.normalize = True
+        self.queued = []  # (status, body) answered first, whatever the request
+        self.delay = 0.0
+        self.tamper = None  # tamper(data, encoding_format) changes the data list of an embeddings answer
+        self.requests = []  # (method, path, headers, parsed JSON body or None)
+
+    def answer(self, method, path, headers, body):
+        self.requests.append((method, path, headers, body))
+        time.sleep(self.delay)
+        if self.api_key and headers.get("Authorization") != "Bearer %s" % self.api_key:
+            given = (headers.get("Authorization") or "").replace("Bearer ", "")
+            # An echo of the refused key, as some servers do: the module must not show it.
+            return 401, {"error": {"message": "Incorrect API key provided: %s" % given, "code": 401}}
+        if self.queued:
+            return self.queued.pop(0)
+        if (method, path) == ("GET", "/v1/models"):
+            return 200, {"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]}
+        if (method, path) == ("POST", "/v1/embeddings"):
+            return self.embeddings(body)
+        return 404, {"detail": "Not Found"}
+
+    def embeddings(self, body):
+        if body["model"] not in self.models:
+            return 404, {"object": "error", "message": "The model `%s` does not exist." % body["model"], "code": 404}
+        inputs = body["input"]
+        if self.max_input_chars and any(len(text) > self.max_input_chars for text in inputs):
+            return 400, {"object": "error", "message": VLLM_TOO_LONG, "type": "BadRequestError", "code": 400}
+        data = []
+        for i, text in enumerate(inputs):
+            vector = text_vector(text, self.dimension)
+            if not self.normalize:
+                vector = [2 * value for value in vector]
+            data.append({"object": "embedding", "index": i, "embedding": vector})
+        if self.tamper:
+            self.tamper(data, body["encoding_format"])
+        if body["encoding_format"] == "base64":
+            for item in data:
+                vector = item["embedding"]
+                item["embedding"] = base64.b64encode(struct.pack("<%df" % len(vector), *vector)).decode()
+        tokens = sum(len(text.split()) for text in inputs)
+        return 200, {
+            "object": "list", "model": body["model"], "data": data,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+
+
+@pytest.fixture
+def endpoint():
+    fake = FakeEndpoint()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length)) if length else None
+            status, doc = fake.answer(self.command, self.path, dict(self.headers), body)
+            payload = doc.encode() if isinstance(doc, str) else json.dumps(doc).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = _serve
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    fake.api_base = "http://127.0.0.1:%d/v1" % server.server_address[1]
+    yield fake
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch):
+    monkeypatch.setattr(openai_embeddings.Retry, "first_delay", 0.01)
+
+
+def run_module(capsys, **args):
+    """Run main() as Ansible would; return (failed, result, everything it wrote)."""
+    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
+        embeddings_verify.main()
+    out, err = capsys.readouterr()
+    result = json.loads(out.strip().splitlines()[-1])
+    assert bool(exit_info.value.code) == bool(result.get("failed")), out
+    return bool(result.get("failed")), result, out + err
+
+
+def embedding_requests(endpoint):
+    return [body for method, path, _, body in endpoint.requests if path == "/v1/embeddings"]
+
+
+def test_success_checks_order_dimension_and_base64(capsys, endpoint):
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, expected_dimension=4)
+
+    assert not failed, result["msg"]
+    assert result["changed"] is False
+    assert result["model"] == MODEL
+    assert (result["dimension"], result["count"], result["attempts"]) == (4, 3, 1)
+    assert result["base64_matches"] is True
+    assert result["norms"] == [1.0, 1.0, 1.0]
+    assert result["served_models"] == endpoint.models
+    assert result["usage"]["prompt_tokens"] > 0
+    assert result["latency_ms"] >= 0
+    sent = embedding_requests(endpoint)
+    assert [body["encoding_format"] for body in sent] == ["float", "base64"]
+    assert sent[0]["input"] == embeddings_verify.DEFAULT_INPUTS
+    assert len(set(sent[0]["input"])) == 3
+
+
+def test_runs_in_check_mode_and_sends_dimensions(capsys, endpoint):
+    endpoint.dimension = 8
+
+    failed, result, _ = run_module(
+        capsys, api_base=endpoint.api_base, model=MODEL, dimensions=8, check_unit_norm=True, _ansible_check_mode=True,
+    )
+
+    assert not failed, result["msg"]
+    assert result["dimension"] == 8
+    assert all(body["dimensions"] == 8 for body in embedding_requests(endpoint))
+
+
+def test_dimensions_option_is_the_expected_dimension(capsys, endpoint):
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, dimensions=8)
+
+    assert failed
+    assert result["error_kind"] == "dimension_mismatch"
+    assert result["msg"] == "expected 8 dimensions, got 4 from model %s" % MODEL
+
+
+def test_shuffled_indexes_are_an_order_error(capsys, endpoint):
+    endpoint.tamper = lambda data, _: data.reverse()
+
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL)
+
+    assert failed
+    assert result["error_kind"] == "order_mismatch"
+    assert "out of input order: data[0].index is 2, expected 0 (indexes: 2, 1, 0)" in result["msg"]
+
+
+def test_missing_vector_is_a_count_error(capsys, endpoint):
+    endpoint.tamper = lambda data, _: data.pop()
+
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL)
+
+    assert failed
+    assert result["error_kind"] == "count_mismatch"
+    assert "sent 3 inputs to %s/embeddings, got 2 vectors back" % endpoint.api_base in result["msg"]
+
+
+def test_wrong_dimension(capsys, endpoint):
+    endpoint.dimension = 384
+
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, expected_dimension=1024)
+
+    assert failed
+    assert result["error_kind"] == "dimension_mismatch"
+    assert result["msg"].startswith("expected 1024 dimensions, got 384")
+    assert result["dimension"] == 384
+
+
+def test_nan_value_is_reported(capsys, endpoint):
+    def poison(data, _):
+        data[1]["embedding"][2] = float("nan")
+
+    endpoint.tamper = poison
+
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL)
+
+    assert failed
+    assert result["error_kind"] == "non_finite"
+    assert result["msg"].startswith("vector 1 holds nan at position 2 (1 non-finite values in all)")
+
+
+def test_base64_that_differs_from_floats(capsys, endpoint):
+    def shift(data, encoding_format):
+        if encoding_format == "base64":
+            data[2]["embedding"][3] += 0.01
+
+    endpoint.tamper = shift
+
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL)
+
+    assert failed
+    assert result["error_kind"] == "base64_mismatch"
+    assert result["msg"].startswith("base64 vector 2 differs from the float vector at position 3")
+
+
+def test_base64_check_can_be_skipped(capsys, endpoint):
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, check_base64=False)
+
+    assert not failed, result["msg"]
+    assert result["base64_matches"] is None
+    assert [body["encoding_format"] for body in embedding_requests(endpoint)] == ["float"]
+
+
+def test_not_normalized(capsys, endpoint):
+    endpoint.normalize = False
+
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, check_unit_norm=True)
+
+    assert failed
+    assert result["error_kind"] == "not_unit_norm"
+    assert result["msg"] == "vector 0 has norm 2, not 1 within 0.001: the server does not normalize the embeddings"
+    assert result["norms"] == [2.0, 2.0, 2.0]
+
+
+def test_401_without_key(capsys, endpoint):
+    endpoint.api_key = "sk-right"
+
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, wait_timeout=5)
+
+    assert failed
+    assert result["error_kind"] == "unauthorized"
+    assert result["msg"].endswith("the endpoint requires an API key: set api_key")
+    assert result["attempts"] == 1
+
+
+def test_401_with_wrong_key_never_shows_the_key(capsys, endpoint):
+    endpoint.api_key = "sk-right"
+
+    failed, result, output = run_module(capsys, api_base=endpoint.api_base, model=MODEL, api_key="sk-wrong-secret")
+
+    assert failed
+    assert result["error_kind"] == "unauthorized"
+    assert result["msg"].endswith("the endpoint refused the API key: check api_key")
+    assert "sk-wrong-secret" not in output
+
+
+def test_right_key_is_sent_as_bearer(capsys, endpoint):
+    endpoint.api_key = "sk-right"
+
+    failed, result, output = run_module(capsys, api_base=endpoint.api_base, model=MODEL, api_key="sk-right")
+
+    assert not failed, result["msg"]
+    assert all(headers["Authorization"] == "Bearer sk-right" for _, _, headers, _ in endpoint.requests)
+    assert "sk-right" not in output
+
+
+def test_model_not_listed(capsys, endpoint):
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model="nomic-embed-text")
+
+    assert failed
+    assert result["error_kind"] == "unknown_model"
+    assert result["msg"] == (
+        "model nomic-embed-text is not served by %s; it serves: BAAI/bge-small-en-v1.5, intfloat/e5-small-v2"
+        % endpoint.api_base
+    )
+    assert result["served_models"] == endpoint.models
+    assert embedding_requests(endpoint) == []
+
+
+def test_model_answered_404(capsys, endpoint):
+    # Listed by /models, unknown to /embeddings.
+    endpoint.models = ["other"]
+    endpoint.queued = [(200, {"object": "list", "data": [{"id": MODEL}]})]
+
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, wait_timeout=5)
+
+    assert failed
+    assert result["error_kind"] == "unknown_model"
+    assert result["msg"] == "model %s is not served by %s/embeddings: The model `%s` does not exist." % (
+        MODEL, endpoint.api_base, MODEL,
+    )
+    assert result["attempts"] == 1
+
+
+def test_api_base_without_v1(capsys, endpoint):
+    failed, result, output = run_module(capsys, api_base=endpoint.api_base[: -len("/v1")], model=MODEL)
+
+    assert failed
+    assert result["error_kind"] == "endpoint_not_found"
+    assert "api_base must be the base URL including /v1" in result["msg"]
+    # In the result, or on stderr once controller code shares the process (other test files load it).
+    assert "does not list models (GET /models answered 404)" in output
+
+
+def test_input_too_long(capsys, endpoint):
+    endpoint.max_input_chars = 100
+
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, inputs=["word " * 100])
+
+    assert failed
+    assert result["error_kind"] == "input_too_long"
+    assert "the input is too long for model %s: %s" % (MODEL, VLLM_TOO_LONG) in result["msg"]
+
+
+def test_expected_input_rejection_succeeds(capsys, endpoint):
+    endpoint.max_input_chars = 100
+
+    failed, result, _ = run_module(
+        capsys, api_base=endpoint.api_base, model=MODEL, inputs=["word " * 100], expect_max_input_error=True,
+    )
+
+    assert not failed, result["msg"]
+    assert result["rejection"] == VLLM_TOO_LONG
+
+
+def test_expected_input_rejection_fails_when_accepted(capsys, endpoint):
+    failed, result, _ = run_module(
+        capsys, api_base=endpoint.api_base, model=MODEL, inputs=["short"], expect_max_input_error=True,
+    )
+
+    assert failed
+    assert result["error_kind"] == "input_accepted"
+    assert "the server truncates them silently" in result["msg"]
+
+
+def test_waits_while_the_server_loads(capsys, endpoint):
+    loading = (503, {"object": "error", "message": "model is loading", "code": 503})
+    endpoint.queued = [loading, loading]
+
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, wait_timeout=10)
+
+    assert not failed, result["msg"]
+    assert result["attempts"] == 3
+    assert result["base64_matches"] is True
+
+
+def test_not_ready_without_wait_timeout(capsys, endpoint):
+    endpoint.queued = [(503, {"object": "error", "message": "model is loading", "code": 503})]
+
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL)
+
+    assert failed
+    assert result["error_kind"] == "not_ready"
+    assert result["msg"].endswith("(if the server is still starting, set wait_timeout to wait for it)")
+    assert result["attempts"] == 1
+
+
+def test_gives_up_at_the_deadline(capsys, endpoint):
+    endpoint.queued = [(502, {"detail": "Bad Gateway"})] * 1000
+
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, wait_timeout=0.3)
+
+    assert failed
+    assert result["error_kind"] == "not_ready"
+    assert result["attempts"] > 1
+    assert "(still failing after %d attempts in wait_timeout=0.3s)" % result["attempts"] in result["msg"]
+
+
+def test_timeout(capsys, endpoint):
+    endpoint.delay = 1.0
+
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, timeout=0.2)
+
+    assert failed
+    assert result["error_kind"] == "timeout"
+    assert "within 0.2s" in result["msg"]
+
+
+def test_connection_refused(capsys):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+    failed, result, _ = run_module(capsys, api_base="http://127.0.0.1:%d/v1" % port, model=MODEL)
+
+    assert failed
+    assert result["error_kind"] == "connection_refused"
+    assert result["msg"].startswith("connection refused by http://127.0.0.1:%d/v1/models" % port)
+
+
+def test_url_without_scheme(capsys):
+    failed, result, _ = run_module(capsys, api_base="127.0.0.1:8000/v1", model=MODEL)
+
+    assert failed
+    assert result["error_kind"] == "config"
+    assert result["msg"].startswith("api_base must be an http:// or https:// URL")
+    assert "'127.0.0.1:8000/v1'" in result["msg"]
+
+
+@pytest.mark.parametrize("timeout", [0, -1])
+def test_timeout_must_be_positive(capsys, timeout):
+    failed, result, _ = run_module(capsys, api_base="http://127.0.0.1:8000/v1", model=MODEL, timeout=timeout)
+
+    assert failed
+    assert result["error_kind"] == "config"
+    assert result["msg"] == "timeout must be greater than 0, got %s" % float(timeout)
+
+
+def test_empty_input_is_refused(capsys):
+    failed, result, _ = run_module(capsys, api_base="http://127.0.0.1:8000/v1", model=MODEL, inputs=["a", ""])
+
+    assert failed
+    assert result["msg"] == "inputs[1] is empty: the OpenAI API refuses empty texts"
+
+
+def test_base64_is_little_endian_float32():
+    encoded = base64.b64encode(bytes.fromhex("0000803f000000c0")).decode()  # 1.0, -2.0
+
+    assert openai_embeddings.decode_base64_vector(encoded) == [1.0, -2.0]
+    with pytest.raises(ValueError, match="not a whole number of float32 values"):
+        openai_embeddings.decode_base64_vector(base64.b64encode(b"\x00\x00\x80").decode())
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (400, VLLM_TOO_LONG),
+        (400, "The input (600 tokens) is longer than the model's context length (512 tokens)."),
+        (400, "This model's maximum context length is 8192 tokens, however you requested 9000 tokens"),
+        (500, "input is too large to process. increase the physical batch size"),
+    ],
+)
+def test_too_long_wordings(status, message):
+    err = EndpointError("http", "x", url="http://h/v1/embeddings", status=status, body=json.dumps({"message": message}))
+
+    assert openai_embeddings.classify_http_error(err, MODEL, False).kind == "input_too_long"
+
+
+def test_answer_that_is_not_json(capsys, endpoint):
+    endpoint.queued = [(200, "<html>proxy login</html>")]
+
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL)
+
+    assert failed
+    assert result["error_kind"] == "invalid_response"
+    assert "%s/models answered 200 with a body that is not JSON" % endpoint.api_base in result["msg"]
+
+
+def test_other_400_stays_an_http_error():
+    body = json.dumps({"message": "Model does not support matryoshka representation"})
+    err = EndpointError("http", "x", url="http://h/v1/embeddings", status=400, body=body)
+
+    assert openai_embeddings.classify_http_error(err, MODEL, False) is err
+
+
+def test_ollama_latest_tag_counts_as_served():
+    assert openai_embeddings.model_is_served("nomic-embed-text", ["nomic-embed-text:latest"])
+    assert not openai_embeddings.model_is_served("nomic-embed-text:v1.5", ["nomic-embed-text:latest"])
