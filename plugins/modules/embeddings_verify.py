@@ -196,6 +196,12 @@ norms:
   type: list
   elements: float
   sample: [1.0, 1.0, 1.0]
+preview:
+  description: The first five values of the first vector, rounded to 5 digits, for a human to look at.
+  returned: success
+  type: list
+  elements: float
+  sample: [0.03446, 0.03102, 0.00672, 0.02611, -0.03936]
 attempts:
   description: Number of tries made, more than 1 when the server was not ready at first.
   returned: always
@@ -309,6 +315,7 @@ def verify(api, params, result, warnings):
         latency_ms=round(floats.elapsed * 1000, 1),
         usage=floats.usage,
         norms=[round(norm, 4) for norm in norms],
+        preview=[round(value, 5) for value in floats.vectors[0][:5]] if floats.vectors else [],
     )
     expected = params["expected_dimension"] or params["dimensions"]
     if expected:

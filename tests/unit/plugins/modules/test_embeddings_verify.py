@@ -146,6 +146,8 @@ def test_success_checks_order_dimension_and_base64(capsys, endpoint):
     assert (result["dimension"], result["count"], result["attempts"]) == (4, 3, 1)
     assert result["base64_matches"] is True
     assert result["norms"] == [1.0, 1.0, 1.0]
+    first_text = embedding_requests(endpoint)[0]["input"][0]
+    assert result["preview"] == [round(v, 5) for v in text_vector(first_text, 4)]
     assert result["served_models"] == endpoint.models
     assert result["usage"]["prompt_tokens"] > 0
     assert result["latency_ms"] >= 0
