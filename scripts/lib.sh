@@ -3,8 +3,10 @@
 set -euo pipefail
 
 EMBEDOPS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-EMBEDOPS_VENV="${EMBEDOPS_VENV:-$EMBEDOPS_ROOT/.venv}"
-EMBEDOPS_CACHE="${EMBEDOPS_CACHE:-$EMBEDOPS_ROOT/.cache}"
+# Always derived from this checkout, never inherited: a shell that sourced another checkout's
+# lib.sh must not point this one at that checkout's venv.
+EMBEDOPS_VENV="$EMBEDOPS_ROOT/.venv"
+EMBEDOPS_CACHE="$EMBEDOPS_ROOT/.cache"
 # The collection is exposed to Ansible through a symlink tree, so playbooks and Molecule
 # resolve embedops.embeddings.* to this working tree.
 EMBEDOPS_COLLECTIONS="$EMBEDOPS_CACHE/collections"

@@ -5,6 +5,7 @@ inside the instance and here, where the official openai client runs.
 """
 
 import json
+import subprocess
 
 import openai
 import pytest
@@ -13,6 +14,7 @@ PORT = 18000
 BASE = f"http://127.0.0.1:{PORT}/v1"
 MODEL = "all-minilm-l6-v2"
 CONTAINER = "molecule-vllm-0"
+API_KEY = "molecule-secret-3f9c2a"  # vllm_api_key in host_vars
 
 
 def docker_inspect(host, name):
@@ -26,13 +28,13 @@ def verify(host, **args):
     testinfra's Ansible backend drops the `failed` key from a failed module's result; a failure
     shows as `error_kind`, which the module sets only when a check failed.
     """
-    args = {"api_base": BASE, "model": MODEL, **args}
+    args = {"api_base": BASE, "model": MODEL, "api_key": API_KEY, **args}
     return host.ansible("embedops.embeddings.embeddings_verify", json.dumps(args), check=False)
 
 
 @pytest.fixture(scope="module")
 def client():
-    return openai.OpenAI(base_url=BASE, api_key="unused", timeout=60)
+    return openai.OpenAI(base_url=BASE, api_key=API_KEY, timeout=60)
 
 
 def test_container_runs_healthy_with_restart_policy(host):
@@ -100,3 +102,25 @@ def test_unknown_model_rejected_with_clear_message(host):
     result = verify(host, model="no-such-model", check_base64=False)
     assert result.get("error_kind") == "unknown_model", result
     assert result["msg"] == f"model no-such-model is not served by {BASE}; it serves: {MODEL}"
+
+
+def test_without_the_key_the_api_answers_401(host):
+    result = verify(host, api_key="", check_base64=False)
+    assert result.get("error_kind") == "unauthorized", result
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=BASE, api_key="wrong-key", timeout=30).embeddings.create(model=MODEL, input="x")
+
+
+def test_key_is_neither_in_docker_inspect_nor_in_ps(host):
+    inspect_text = host.check_output(f"docker inspect {CONTAINER}")
+    assert API_KEY not in inspect_text
+    assert "/run/embedops/api_key" in inspect_text  # only the file's path
+    processes = subprocess.run(["ps", "axww", "-o", "args"], capture_output=True, text=True, check=True).stdout
+    assert "vllm.entrypoints.openai.api_server" in processes
+    assert API_KEY not in processes
+
+
+def test_key_file_is_readable_by_the_server_user_only(host):
+    key_file = host.file("/var/lib/embedops-molecule/vllm/secrets/api_key")
+    assert key_file.mode == 0o400
+    assert key_file.uid == 1000
