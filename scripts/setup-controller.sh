@@ -8,14 +8,17 @@
 . "$(dirname "$0")/lib.sh"
 
 find_python312() {
-  for candidate in "${EMBEDOPS_PYTHON:-}" python3.12 "$(command -v pyenv >/dev/null && echo "$(pyenv root)/versions/3.12.1/bin/python3.12")"; do
+  # First a Python the user names, then the usual places: PATH, pyenv's versions.
+  local candidate
+  for candidate in "${EMBEDOPS_PYTHON:-}" python3.13 python3.12 python3 \
+      "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[2-9]*/bin/python3; do
     [ -n "$candidate" ] || continue
-    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] < (3, 12))' 2>/dev/null; then
+    if "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] < (3, 12))' 2>/dev/null; then
       command -v "$candidate"; return 0
     fi
   done
-  for candidate in "$(pyenv root 2>/dev/null)"/versions/3.1[2-9]*/bin/python3; do
-    [ -x "$candidate" ] && { echo "$candidate"; return 0; }
+  return 1
+}
   done
   return 1
 }
