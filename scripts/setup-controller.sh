@@ -19,9 +19,6 @@ find_python312() {
   done
   return 1
 }
-  done
-  return 1
-}
 
 stamp="$EMBEDOPS_VENV/.embedops-requirements"
 want="$(recipe_hash "$EMBEDOPS_ROOT/requirements/controller.txt" "$EMBEDOPS_ROOT/requirements/collections.txt" "$0")"

