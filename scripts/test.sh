@@ -22,7 +22,7 @@ ansible-lint --offline --profile production
 phase "collection build and install"
 dist="$EMBEDOPS_CACHE/dist"; rm -rf "$dist"; mkdir -p "$dist"
 ansible-galaxy collection build --force --output-path "$dist" . >/dev/null
-ansible-galaxy collection install --offline --no-deps -p "$dist/installed" "$dist"/embedops-embeddings-*.tar.gz 2>&1 \
+ansible-galaxy collection install --force --offline --no-deps -p "$dist/installed" "$dist"/embedops-embeddings-*.tar.gz 2>&1 \
   | grep -v "is not part of the configured Ansible collections paths" >&2 || true
 test -f "$dist/installed/ansible_collections/embedops/embeddings/MANIFEST.json"
 ANSIBLE_COLLECTIONS_PATH="$dist/installed" ansible-doc -t module embedops.embeddings.embeddings_verify >/dev/null
