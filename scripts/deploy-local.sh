@@ -4,7 +4,7 @@
 # which builds the vLLM CPU image (once), provisions the packaged model, starts the server
 # and ends by showing a real embedding call.
 . "$(dirname "$0")/lib.sh"
-cd "$EMBEDOPS_ROOT"
+cd "$EMBEDOPS_ROOT" || exit 1
 bash scripts/setup-controller.sh
 activate_venv
 bash scripts/docker-engine.sh

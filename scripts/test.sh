@@ -4,7 +4,7 @@
 # Sets up what it needs (controller venv, Docker engine, local images) on a fresh machine.
 # Usage: scripts/test.sh [scenario ...]   (default: every scenario under molecule/)
 . "$(dirname "$0")/lib.sh"
-cd "$EMBEDOPS_ROOT"
+cd "$EMBEDOPS_ROOT" || exit 1
 started=$SECONDS
 phase() { log "[$(( SECONDS - started ))s] $*"; }
 
@@ -18,6 +18,9 @@ phase "lint: ruff"
 ruff check .
 phase "lint: ansible-lint (production profile, offline)"
 ansible-lint --offline --profile production
+
+phase "ansible-test sanity (offline, local)"
+bash scripts/sanity.sh
 
 phase "collection build and install"
 dist="$EMBEDOPS_CACHE/dist"; rm -rf "$dist"; mkdir -p "$dist"

@@ -5,7 +5,9 @@ inside the instance and here, where the official openai client runs.
 """
 
 import json
+import re
 import subprocess
+from datetime import datetime
 
 import openai
 import pytest
@@ -14,12 +16,22 @@ PORT = 18000
 BASE = f"http://127.0.0.1:{PORT}/v1"
 MODEL = "all-minilm-l6-v2"
 CONTAINER = "molecule-vllm-0"
+REPLICAS = {"molecule-vllm-0": (18000, "0"), "molecule-vllm-1": (18001, "1")}  # name: (port, cpuset)
 API_KEY = "molecule-secret-3f9c2a"  # vllm_api_key in host_vars
 
 
 def docker_inspect(host, name):
     out = host.check_output(f"docker inspect {name}")
     return json.loads(out)[0]
+
+
+def dot(x, y):
+    return sum(i * j for i, j in zip(x, y))
+
+
+def docker_time(text):
+    """Docker's RFC 3339 timestamps carry nanoseconds; datetime takes microseconds."""
+    return datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", text).replace("Z", "+00:00"))
 
 
 def verify(host, **args):
@@ -37,16 +49,42 @@ def client():
     return openai.OpenAI(base_url=BASE, api_key=API_KEY, timeout=60)
 
 
-def test_container_runs_healthy_with_restart_policy(host):
-    state = docker_inspect(host, CONTAINER)
+@pytest.mark.parametrize("name", sorted(REPLICAS))
+def test_replica_runs_healthy_with_restart_policy(host, name):
+    state = docker_inspect(host, name)
     assert state["State"]["Running"]
     assert state["State"]["Health"]["Status"] == "healthy"
     assert state["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
 
 
-def test_port_published_on_loopback_only(host):
-    bindings = docker_inspect(host, CONTAINER)["HostConfig"]["PortBindings"]["8000/tcp"]
-    assert bindings == [{"HostIp": "127.0.0.1", "HostPort": str(PORT)}]
+@pytest.mark.parametrize("name", sorted(REPLICAS))
+def test_replica_on_its_own_loopback_port_and_core(host, name):
+    port, cpuset = REPLICAS[name]
+    state = docker_inspect(host, name)
+    assert state["HostConfig"]["PortBindings"]["8000/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(port)}]
+    assert state["HostConfig"]["CpusetCpus"] == cpuset
+    env = dict(e.split("=", 1) for e in state["Config"]["Env"])
+    assert env["VLLM_CPU_OMP_THREADS_BIND"] == cpuset
+
+
+@pytest.mark.parametrize("name", sorted(REPLICAS))
+def test_each_replica_answers(host, name):
+    port = REPLICAS[name][0]
+    result = verify(host, api_base=f"http://127.0.0.1:{port}/v1", expected_dimension=384, check_base64=False)
+    assert "error_kind" not in result, result.get("msg")
+
+
+def test_changed_flag_rolled_through_replicas_one_at_a_time(host):
+    """side_effect.yml changed --max-num-seqs: both replicas carry it, recreated in turn."""
+    first, second = (docker_inspect(host, name) for name in sorted(REPLICAS))
+    for state in (first, second):
+        args = state["Args"]
+        assert args[args.index("--max-num-seqs") + 1] == "32"
+    # The second replica was created only after the first had started and answered
+    # (vLLM takes 20+ s to load); recreating both at once would put them ~1 s apart.
+    started = docker_time(first["State"]["StartedAt"])
+    created = docker_time(second["Created"])
+    assert (created - started).total_seconds() > 10, (first["State"]["StartedAt"], second["Created"])
 
 
 def test_model_mounted_read_only_and_offline(host):
@@ -72,7 +110,6 @@ def test_batch_of_three_in_order(client):
     assert all(len(d.embedding) == 384 for d in resp.data)
     # Order is meaningful: the two cat sentences are closer to each other than to physics.
     a, b, c = (d.embedding for d in resp.data)
-    dot = lambda x, y: sum(i * j for i, j in zip(x, y))  # noqa: E731
     assert dot(a, c) > dot(a, b)
 
 
