@@ -15,4 +15,4 @@ lint: setup
 	. scripts/lib.sh && activate_venv && yamllint --strict . && ruff check . && ansible-lint --offline
 
 unit: setup
-	. scripts/lib.sh && activate_venv && pytest tests/unit
+	. scripts/lib.sh && activate_venv && pytest tests/unit tests/integration

@@ -31,8 +31,8 @@ test -f "$dist/installed/ansible_collections/embedops/embeddings/MANIFEST.json"
 ANSIBLE_COLLECTIONS_PATH="$dist/installed" ansible-doc -t module embedops.embeddings.embeddings_verify >/dev/null
 log "built $(basename "$dist"/embedops-embeddings-*.tar.gz) and installed it"
 
-phase "unit tests"
-pytest tests/unit
+phase "unit tests, and the role refusing bad input before the host changes"
+pytest tests/unit tests/integration
 
 phase "Docker engine and local images"
 bash scripts/docker-engine.sh
