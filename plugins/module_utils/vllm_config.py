@@ -180,8 +180,9 @@ def plan_replicas(cfg):
                                 "capabilities": [["gpu"]]}]
         else:
             device_requests = [{"driver": "nvidia", "count": -1, "capabilities": [["gpu"]]}]
+        name = "%s-%d" % (s["container_prefix"], i)
         replicas.append({
-            "name": "%s-%d" % (s["container_prefix"], i),
+            "name": name,
             "index": i,
             "port": port,
             "command": list(command),
@@ -192,6 +193,9 @@ def plan_replicas(cfg):
             "shm_size": shm_size,
             "cpuset_cpus": _cpuset(cpu_shares[i]) if cpu_shares[i] else None,
             "url": "http://%s:%d/v1" % (_host(host), port),
+            # How a gateway reaches it: by container name on a shared Docker network, or published.
+            "container_address": "%s:%d" % (name, CONTAINER_PORT),
+            "published_address": "%s:%d" % (_host(host), port),
             "api_key_enabled": s["api_key_enabled"],
         })
     return replicas

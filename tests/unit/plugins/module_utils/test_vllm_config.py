@@ -209,6 +209,7 @@ def test_gpu_replicas_are_pinned_to_their_groups():
     assert second["device_requests"][0]["device_ids"] == ["2", "3"]
     assert (second["index"], second["port"], second["published_ports"]) == (1, 9001, ["10.0.0.5:9001:8000"])
     assert second["url"] == "http://10.0.0.5:9001/v1"
+    assert (second["container_address"], second["published_address"]) == ("embed-1:8000", "10.0.0.5:9001")
     assert first["ipc_mode"] == "host" and first["shm_size"] is None and first["cpuset_cpus"] is None
     assert flag(first["command"], "--port") == "8000" and first["command"] == second["command"]
     assert flag(first["command"], "--tensor-parallel-size") == "2"
