@@ -268,3 +268,75 @@ class HttpClient:
             if close:
                 close()
         return {"url": url, "status": status, "size": size, "sha256": digest.hexdigest(), "resumed": status == 206}
+
+
+def iter_ndjson(resp, url, timeout=None):
+    """Yield the JSON documents of an NDJSON (newline-delimited JSON) answer, one per line, as they arrive.
+
+    For streamed answers such as Ollama's /api/pull. `resp` is what HttpClient.open returned; it is
+    closed when the generator ends. Blank lines are skipped. A line that is not a JSON document
+    raises EndpointError("invalid_response"); a read that times out raises EndpointError("timeout")
+    (`timeout` only words the message: the limit is the one the request was opened with) and a
+    broken connection EndpointError("connection").
+    """
+    try:
+        while True:
+            try:
+                line = resp.readline()
+            except (socket.timeout, TimeoutError):
+                raise EndpointError(
+                    "timeout", "%s sent nothing for %ss while streaming its answer" % (url, timeout), url=url
+                ) from None
+            except (OSError, ssl.SSLError, HTTPException) as exc:
+                raise EndpointError(
+                    "connection", "%s closed the connection in the middle of its answer: %s" % (url, exc), url=url
+                ) from exc
+            if not line:
+                return
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise EndpointError(
+                    "invalid_response",
+                    "%s streamed a line that is not JSON (%s): %r" % (url, exc, line[:200]),
+                    url=url,
+                    body=line[:2000],
+                ) from exc
+    finally:
+        close = getattr(resp, "close", None)
+        if close:
+            close()
+
+
+def stream_ndjson(client, method, path, json_body=None, headers=None, timeout=None, expect=(200,)):
+    """Send a request with `client` (an HttpClient) and yield its NDJSON answer line by line.
+
+    A status not in `expect` raises EndpointError("http") with the server's message, as
+    HttpClient.request does. Nothing is sent until the first document is asked for.
+    """
+    url = client.url(path)
+    timeout = client.timeout if timeout is None else timeout
+    extra = {"Accept": "application/x-ndjson, application/json"}
+    extra.update(headers or {})
+    resp = client.open(method, path, json_body=json_body, headers=extra, timeout=timeout)
+    status = resp.getcode() if hasattr(resp, "getcode") else resp.code
+    if expect and status not in expect:
+        try:
+            body = resp.read(2000)
+        except (OSError, HTTPException):
+            body = b""
+        finally:
+            close = getattr(resp, "close", None)
+            if close:
+                close()
+        raise EndpointError(
+            "http",
+            "%s %s answered HTTP %s: %s" % (method, url, status, error_detail(body) or "(empty body)"),
+            url=url,
+            status=status,
+            body=body,
+        )
+    yield from iter_ndjson(resp, url, timeout)
