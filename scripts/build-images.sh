@@ -4,6 +4,7 @@
 #   embedops/molecule-docker   + Docker CLI and python3-requests: Molecule instance that drives
 #                              the host's engine through /var/run/docker.sock (sibling containers)
 #   embedops/molecule-systemd  + systemd as PID 1: Molecule instance for roles that manage services
+#   embedops/ollama-double     a test double of Ollama's REST API (tests/ollama_double)
 # Each image is tagged by a hash of its recipe and rebuilt only when the recipe changes; the
 # tag `local` always points at the current build.
 . "$(dirname "$0")/lib.sh"
@@ -42,8 +43,9 @@ build_base() {
 }
 
 build_derived() {
-  local name="$1" dir="$images_dir/$1" tag
-  tag="$( (docker image inspect --format '{{.Id}}' embedops/bookworm:local; cat "$dir"/*) | sha256sum | cut -c1-12)"
+  local name="$1" dir="${2:-$images_dir/$1}" tag
+  tag="$( (docker image inspect --format '{{.Id}}' embedops/bookworm:local
+           find "$dir" -type f -not -name '*.pyc' | sort | xargs cat) | sha256sum | cut -c1-12)"
   if have_image "embedops/$name:$tag"; then
     log "embedops/$name:$tag present"
   else
@@ -57,3 +59,5 @@ mkdir -p "$EMBEDOPS_CACHE"
 build_base
 build_derived molecule-docker
 build_derived molecule-systemd
+# The test double of Ollama's REST API (Ollama's binary cannot be had here).
+build_derived ollama-double "$EMBEDOPS_ROOT/tests/ollama_double"

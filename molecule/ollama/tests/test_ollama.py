@@ -1,0 +1,195 @@
+"""What an operator checks after deploying the Ollama role: run by Molecule's testinfra verifier.
+
+The server is the Ollama test double (tests/ollama_double), not Ollama: it answers Ollama's API
+with deterministic vectors and runs no model. The instance shares the host's network, so the
+published ports answer on 127.0.0.1 both inside the instance and here, where the official
+openai client runs.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import openai
+import pytest
+
+MODEL = "all-minilm"
+LISTED = "all-minilm:latest"
+DIMENSION = 384
+VOLUME = "molecule-ollama-models"
+REPLICAS = {"molecule-ollama-0": 21434, "molecule-ollama-1": 21435}  # name: host port
+SCENARIO = Path(__file__).resolve().parent.parent
+
+
+def docker_inspect(host, name):
+    return json.loads(host.check_output(f"docker inspect {name}"))[0]
+
+
+def container_env(state):
+    return dict(e.split("=", 1) for e in state["Config"]["Env"])
+
+
+def module(host, module_name, **args):
+    """Run one of the collection's modules on the instance, as a playbook would.
+
+    testinfra's Ansible backend drops the `failed` key from a failed module's result; a failure
+    shows as `error_kind`, which the collection's modules set only when something failed.
+    """
+    return host.ansible(f"embedops.embeddings.{module_name}", json.dumps(args), check=False)
+
+
+def client(port):
+    return openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="ollama", timeout=60)
+
+
+def run_preflight(extra_vars):
+    """The role's preflight alone, in check mode, on the controller (preflight_probe.yml)."""
+    playbook = Path(sys.executable).with_name("ansible-playbook")
+    command = [
+        str(playbook),
+        "-i",
+        "localhost,",
+        str(SCENARIO / "preflight_probe.yml"),
+        "--check",
+        "--tags",
+        "ollama_preflight",
+        "-e",
+        json.dumps(extra_vars),
+    ]
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="1")
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, check=False)
+
+
+@pytest.mark.parametrize("name", sorted(REPLICAS))
+def test_replica_runs_healthy_with_restart_policy(host, name):
+    state = docker_inspect(host, name)
+    assert state["State"]["Running"]
+    assert state["State"]["Health"]["Status"] == "healthy"
+    assert state["Config"]["Healthcheck"]["Test"] == ["CMD", "ollama", "list"]  # the image has no curl
+    assert state["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+
+
+@pytest.mark.parametrize("name", sorted(REPLICAS))
+def test_replica_published_on_loopback_only(host, name):
+    bindings = docker_inspect(host, name)["HostConfig"]["PortBindings"]
+    assert bindings == {"11434/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(REPLICAS[name])}]}
+
+
+def test_replicas_share_one_model_volume_and_only_replica_0_prunes(host):
+    first, second = (docker_inspect(host, name) for name in sorted(REPLICAS))
+    for state in (first, second):
+        mounts = [m for m in state["Mounts"] if m["Destination"] == "/root/.ollama"]
+        assert [(m["Type"], m["Name"], m["RW"]) for m in mounts] == [("volume", VOLUME, True)]
+    assert "OLLAMA_NOPRUNE" not in container_env(first)
+    assert container_env(second)["OLLAMA_NOPRUNE"] == "1"
+
+
+def test_environment_from_variables(host):
+    env = container_env(docker_inspect(host, "molecule-ollama-0"))
+    assert env["OLLAMA_KEEP_ALIVE"] == "-1m"
+    assert "OLLAMA_NUM_PARALLEL" not in env  # not set by default: replicas give the throughput
+
+
+@pytest.mark.parametrize("name", sorted(REPLICAS))
+def test_model_listed_by_every_replica(host, name):
+    result = module(host, "ollama_model_info", api_base=f"http://127.0.0.1:{REPLICAS[name]}")
+    assert "error_kind" not in result, result.get("msg")
+    assert result["names"] == [LISTED]
+    facts = result["models"][0]
+    assert facts["embedding_length"] == DIMENSION
+    assert "embedding" in facts["capabilities"]
+
+
+def test_model_present_again_changes_nothing(host):
+    result = module(host, "ollama_model", api_base="http://127.0.0.1:21434", name=MODEL)
+    assert "error_kind" not in result, result.get("msg")
+    assert result["changed"] is False
+    assert result["model"]["embedding_length"] == DIMENSION
+
+
+@pytest.mark.parametrize("name", sorted(REPLICAS))
+def test_verify_module_reports_384_dimensions(host, name):
+    result = module(
+        host,
+        "embeddings_verify",
+        api_base=f"http://127.0.0.1:{REPLICAS[name]}/v1",
+        model=MODEL,
+        expected_dimension=DIMENSION,
+        check_base64=True,
+    )
+    assert "error_kind" not in result, result.get("msg")
+    assert result["dimension"] == DIMENSION
+
+
+@pytest.mark.parametrize("port", sorted(REPLICAS.values()))
+def test_official_client_gets_384_dimensions(port):
+    resp = client(port).embeddings.create(model=MODEL, input="a cat sat on the mat", encoding_format="float")
+    assert len(resp.data) == 1
+    assert len(resp.data[0].embedding) == DIMENSION
+
+
+def test_batch_of_three_in_order():
+    texts = ["a cat sat on the mat", "quantum field theory", "a cat sat on a mat"]
+    api = client(REPLICAS["molecule-ollama-0"])
+    resp = api.embeddings.create(model=MODEL, input=texts, encoding_format="float")
+    assert [d.index for d in resp.data] == [0, 1, 2]
+    assert all(len(d.embedding) == DIMENSION for d in resp.data)
+    # Each vector is the one its own text gets alone: the order is the inputs' order.
+    for text, item in zip(texts, resp.data):
+        alone = api.embeddings.create(model=MODEL, input=text, encoding_format="float").data[0].embedding
+        assert max(abs(x - y) for x, y in zip(alone, item.embedding)) < 1e-6
+
+
+def test_replicas_serve_the_same_model():
+    """One store, one model: both replicas give the same vector for the same text."""
+    first, second = (
+        client(port).embeddings.create(model=MODEL, input="same text", encoding_format="float")
+        for port in sorted(REPLICAS.values())
+    )
+    assert max(abs(x - y) for x, y in zip(first.data[0].embedding, second.data[0].embedding)) < 1e-6
+
+
+def test_base64_default_of_official_client_decodes_to_same_vectors():
+    api = client(REPLICAS["molecule-ollama-1"])
+    text = "the official client asks for base64"
+    as_float = api.embeddings.create(model=MODEL, input=text, encoding_format="float").data[0].embedding
+    default = api.embeddings.create(model=MODEL, input=text).data[0].embedding
+    assert max(abs(x - y) for x, y in zip(as_float, default)) < 1e-6
+
+
+@pytest.mark.parametrize(
+    "extra_vars",
+    [{"ollama_num_parallel": 4}, {"ollama_extra_env": {"OLLAMA_NUM_PARALLEL": "4"}}],
+    ids=["ollama_num_parallel", "ollama_extra_env"],
+)
+def test_num_parallel_warns_to_use_replicas(extra_vars):
+    run = run_preflight(extra_vars)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "WARNING: OLLAMA_NUM_PARALLEL is set" in run.stdout
+    assert "one request at a time" in run.stdout and "ollama#8778" in run.stdout
+    assert "set ollama_replicas" in run.stdout
+
+
+def test_no_warning_without_num_parallel():
+    run = run_preflight({})
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "WARNING: OLLAMA_NUM_PARALLEL" not in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra_vars", "message"),
+    [
+        ({"ollama_models": []}, "ollama_models is empty"),
+        ({"ollama_models": ["bge m3"]}, 'ollama_models: "bge m3" is not a valid Ollama model name'),
+        ({"ollama_replicas": 0}, "ollama_replicas must be 1 or more"),
+        ({"ollama_replicas": 2, "ollama_ports": [21500, 21500]}, "ollama_ports: port used twice"),
+        ({"ollama_port": 70000}, "ollama_port: port 70000 is out of range 1-65535"),
+    ],
+    ids=["no-models", "bad-name", "no-replicas", "duplicate-ports", "port-range"],
+)
+def test_preflight_refuses_naming_the_variable(extra_vars, message):
+    run = run_preflight(extra_vars)
+    assert run.returncode != 0
+    assert message in run.stdout + run.stderr, run.stdout + run.stderr
