@@ -49,6 +49,10 @@ for s in "${scenarios[@]}"; do
     phase "molecule scenario: $s SKIPPED: it needs a real NVIDIA GPU host; set EMBEDOPS_GPU_HOST to one (see molecule/$s/molecule.yml)"
     continue
   fi
+  if [[ "$s" == *_online ]] && [ "${EMBEDOPS_ONLINE:-0}" != 1 ]; then
+    phase "molecule scenario: $s SKIPPED: it pulls real images and models from the internet, which this machine cannot reach; set EMBEDOPS_ONLINE=1 where it can (see molecule/$s/molecule.yml)"
+    continue
+  fi
   phase "molecule scenario: $s"
   molecule test -s "$s"
 done
