@@ -54,6 +54,8 @@ for s in "${scenarios[@]}"; do
     continue
   fi
   phase "molecule scenario: $s"
-  molecule test -s "$s"
+  mkdir -p "$EMBEDOPS_CACHE/logs"
+  molecule test -s "$s" 2>&1 | tee "$EMBEDOPS_CACHE/logs/molecule-$s.log"
+  python scripts/no-secrets-in-log.py "$EMBEDOPS_CACHE/logs/molecule-$s.log" "molecule/$s"
 done
 phase "all tests passed"

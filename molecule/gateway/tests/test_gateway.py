@@ -51,7 +51,8 @@ def test_float_and_base64_through_the_gateway(client):
     assert max(abs(a - b) for a, b in zip(default.data[2].embedding, floats.data[2].embedding)) < 1e-6
 
 
-@pytest.mark.parametrize("authorization", [None, "Bearer wrong-key", "Bearer " + REPLICA_KEY])
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong-key", "Bearer " + REPLICA_KEY],
+                         ids=["no-key", "wrong-key", "replica-key"])
 def test_without_the_gateway_key_401(authorization):
     headers = {"Content-Type": "application/json"}
     if authorization:

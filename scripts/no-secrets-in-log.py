@@ -1,0 +1,44 @@
+"""Fail when a secret used by a Molecule scenario appears in that scenario's output.
+
+Usage: python scripts/no-secrets-in-log.py LOG SCENARIO_DIR
+The secrets are the values of variables named like a secret (…api_key, …api_keys, …token,
+…password, …secret) in the scenario's YAML files (host_vars, group_vars, molecule.yml).
+"""
+
+import pathlib
+import re
+import sys
+
+import yaml
+
+SECRET_NAME = re.compile(r"(api_keys?|token|password|secret)$")
+
+
+def secrets(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(key, str) and SECRET_NAME.search(key):
+                for item in value if isinstance(value, list) else [value]:
+                    if isinstance(item, str) and len(item) >= 8 and "{{" not in item:
+                        yield item
+            yield from secrets(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from secrets(item)
+
+
+def main(log_path, scenario_dir):
+    values = set()
+    for path in pathlib.Path(scenario_dir).rglob("*.yml"):
+        for doc in yaml.safe_load_all(path.read_text()):
+            values.update(secrets(doc))
+    log = pathlib.Path(log_path).read_text(errors="replace")
+    hits = {value: log.count(value) for value in values if value in log}
+    print("secrets checked in %s: %d, found in the output: %d" % (log_path, len(values), sum(hits.values())))
+    for value, count in hits.items():
+        print("  a secret of %s (%s…) appears %d times" % (scenario_dir, value[:4], count))
+    return 1 if hits else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))
