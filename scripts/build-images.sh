@@ -4,6 +4,8 @@
 #   embedops/molecule-docker   + Docker CLI and python3-requests: Molecule instance that drives
 #                              the host's engine through /var/run/docker.sock (sibling containers)
 #   embedops/molecule-systemd  + systemd as PID 1: Molecule instance for roles that manage services
+#   embedops/molecule-dind     + Docker engine inside (Docker-in-Docker, unprivileged): roles that
+#                              change daemon.json and restart dockerd
 #   embedops/ollama-double     a test double of Ollama's REST API (tests/ollama_double)
 # Each image is tagged by a hash of its recipe and rebuilt only when the recipe changes; the
 # tag `local` always points at the current build.
@@ -59,5 +61,6 @@ mkdir -p "$EMBEDOPS_CACHE"
 build_base
 build_derived molecule-docker
 build_derived molecule-systemd
+build_derived molecule-dind
 # The test double of Ollama's REST API (Ollama's binary cannot be had here).
 build_derived ollama-double "$EMBEDOPS_ROOT/tests/ollama_double"

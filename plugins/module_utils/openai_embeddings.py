@@ -11,14 +11,21 @@ Every failure is an EndpointError whose `kind` says what the operator can do abo
 of http_client's kinds (name_resolution, connection_refused, timeout, tls, connection, http,
 config) this layer uses:
   unauthorized, unknown_model, endpoint_not_found, input_too_long, not_ready,
+  rate_limited, quota_exceeded,
   invalid_response, count_mismatch, order_mismatch, dimension_mismatch, non_finite,
   not_unit_norm, base64_mismatch
+
+HTTP 429 is `rate_limited` (retried by Retry as the answer's Retry-After says, within the
+wait_timeout) unless the body says the account's quota is used up (OpenAI's
+`insufficient_quota`): that is `quota_exceeded`, which no wait cures.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import datetime
+import email.utils
 import math
 import struct
 import time
@@ -33,6 +40,8 @@ TOO_LONG_PHRASES = (
     "context length", "maximum model length", "max context", "longer than",
     "too long", "too large", "reduce the length",
 )
+# OpenAI's code for a 429 that waiting does not cure.
+QUOTA_CODES = ("insufficient_quota",)
 UNIT_NORM_TOLERANCE = 1e-3
 BASE64_TOLERANCE = 1e-5
 
@@ -206,6 +215,74 @@ def compare_vectors(floats, decoded, tolerance=BASE64_TOLERANCE):
                 )
 
 
+def parse_retry_after(value, now=None):
+    """Seconds to wait that a Retry-After header asks for: delta-seconds or an HTTP date.
+
+    None when the header is missing or unreadable; a date in the past is 0.
+    """
+    if value is None:
+        return None
+    value = str(value).strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = None
+    if seconds is not None:
+        return seconds if seconds >= 0 and math.isfinite(seconds) else None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:  # "-0000": UTC, with no zone named
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+def _header(headers, name):
+    for key, value in (headers or {}).items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+def rate_limited_error(response):
+    """The EndpointError for an HTTP 429 answer; `retry_after` holds the seconds the server asks for (or None)."""
+    detail = error_detail(response.body) or "(empty body)"
+    where = "%s answered HTTP 429" % response.url
+    code = ""
+    try:
+        doc = response.json()
+        error = doc.get("error") if isinstance(doc, dict) else None
+        if isinstance(error, dict):
+            code = str(error.get("code") or error.get("type") or "")
+    except EndpointError:
+        pass
+    if code in QUOTA_CODES:
+        err = EndpointError(
+            "quota_exceeded",
+            "%s (%s): the quota of the account the API key belongs to is used up; waiting does not help: check "
+            "the plan and billing of that account, or use another key" % (where, detail),
+            url=response.url, status=429, body=response.body[:2000],
+        )
+        err.retry_after = None
+        return err
+    header = _header(response.headers, "Retry-After")
+    retry_after = parse_retry_after(header)
+    asks = " and asks to retry after %gs" % retry_after if retry_after is not None else ""
+    err = EndpointError(
+        "rate_limited",
+        "%s (%s): rate limited%s" % (where, detail, asks),
+        url=response.url, status=429, body=response.body[:2000],
+    )
+    err.retry_after = retry_after
+    return err
+
+
 def classify_http_error(err, model, has_api_key):
     """Give an HTTP error answer of an OpenAI-compatible server the kind an operator acts on."""
     if err.kind != "http":
@@ -251,9 +328,13 @@ class OpenAIEmbeddings:
     def _request(self, method, path, model=None, payload=None):
         """The answer and its JSON document."""
         try:
-            response = self.client.request(method, path, json_body=payload)
+            response = self.client.request(method, path, json_body=payload, expect=(200, 429))
+            if response.status == 429:
+                raise rate_limited_error(response)
             return response, response.json()
         except EndpointError as err:
+            if err.kind in ("rate_limited", "quota_exceeded"):
+                raise
             raise classify_http_error(err, model, bool(self.client.api_key)) from err
 
     def list_models(self):
@@ -272,14 +353,21 @@ class Retry:
     """Repeat a call while it fails in a retryable way, with doubling pauses, until a deadline.
 
     wait_timeout 0 means one try. `attempts` counts the calls made, whatever the outcome.
+
+    A `rate_limited` failure (HTTP 429) waits as long as its Retry-After asks (the doubling
+    pause when it names none) and tries again, if that wait ends before the deadline; otherwise
+    it is raised at once, with `wait_exceeds_deadline` set, rather than hammering the server
+    before the time it named. `rate_limit_waits` lists those waits, in seconds.
     """
 
     first_delay = 0.5
     max_delay = 5.0
+    sleep = staticmethod(time.sleep)
 
     def __init__(self, wait_timeout):
         self.wait_timeout = wait_timeout
         self.attempts = 0
+        self.rate_limit_waits = []
 
     def run(self, call):
         deadline = time.monotonic() + self.wait_timeout
@@ -290,7 +378,16 @@ class Retry:
                 return call()
             except EndpointError as err:
                 remaining = deadline - time.monotonic()
-                if err.kind not in RETRYABLE_KINDS or remaining <= 0:
+                if err.kind == "rate_limited":
+                    retry_after = getattr(err, "retry_after", None)
+                    pause = delay if retry_after is None else retry_after
+                    if self.wait_timeout <= 0 or pause > remaining:
+                        err.wait_exceeds_deadline = self.wait_timeout > 0
+                        raise
+                    self.rate_limit_waits.append(round(pause, 3))
+                elif err.kind not in RETRYABLE_KINDS or remaining <= 0:
                     raise
-            time.sleep(min(delay, remaining))
+                else:
+                    pause = min(delay, remaining)
+            self.sleep(pause)
             delay = min(delay * 2, self.max_delay)

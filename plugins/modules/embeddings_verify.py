@@ -17,6 +17,9 @@ description:
   - Reports the latency of the float request.
   - While a server starts or loads its model, retries until O(wait_timeout) on refused or dropped connections,
     timeouts and HTTP 502, 503 and 504; it never retries 400, 401 or 404.
+  - On HTTP 429 (rate limited) it waits as long as the answer's C(Retry-After) header asks (seconds or an HTTP
+    date) and tries again, as long as that wait ends within O(wait_timeout); without O(wait_timeout), or when the
+    server asks for a longer wait, it fails at once with RV(error_kind=rate_limited).
   - Each failure has a machine-readable RV(error_kind) and a message that says what to do.
   - Read-only, so it runs in check mode too and never reports a change.
   - A server that does not list models (HTTP 404 on C(/models)) is checked without the model listing, with a warning.
@@ -85,7 +88,10 @@ options:
     default: 30
   wait_timeout:
     description:
-      - Seconds to keep retrying while the server is not ready yet; V(0) means a single try.
+      - Seconds to keep retrying while the server is not ready yet, or rate limited (HTTP 429); V(0) means a single
+        try.
+      - A rate-limited try is repeated only after the wait its C(Retry-After) header asks for, and only if that wait
+        ends within O(wait_timeout).
       - The last try may run up to O(timeout) seconds past it.
     type: float
     default: 0
@@ -135,6 +141,14 @@ EXAMPLES = r"""
     api_key: "{{ openai_api_key }}"
     model: text-embedding-3-small
     dimensions: 256
+
+- name: Check OpenAI, waiting up to 2 minutes when rate limited, as Retry-After says
+  embedops.embeddings.embeddings_verify:
+    api_base: https://api.openai.com/v1
+    api_key: "{{ openai_api_key }}"
+    model: text-embedding-3-large
+    expected_dimension: 3072
+    wait_timeout: 120
 
 - name: Check that an over-long input is refused, not silently truncated
   embedops.embeddings.embeddings_verify:
@@ -208,6 +222,12 @@ attempts:
   returned: always
   type: int
   sample: 1
+rate_limit_waits:
+  description: Seconds waited after each HTTP 429 answer before trying again, as its C(Retry-After) asked.
+  returned: always
+  type: list
+  elements: float
+  sample: [1.0]
 rejection:
   description: The server's refusal of the over-long inputs.
   returned: success with O(expect_max_input_error=true)
@@ -220,6 +240,8 @@ error_kind:
     - What went wrong, for a playbook to act on.
     - V(config) (an option is wrong), V(connection_refused), V(name_resolution), V(timeout), V(tls),
       V(connection) (connection dropped), V(not_ready) (HTTP 502, 503 or 504), V(unauthorized) (HTTP 401 or 403).
+    - V(rate_limited) (HTTP 429 and no O(wait_timeout), or its C(Retry-After) asks for longer than O(wait_timeout)
+      leaves), V(quota_exceeded) (HTTP 429 because the account's quota is used up, which no wait cures).
     - V(unknown_model), V(endpoint_not_found) (HTTP 404 for the API path, so O(api_base) lacks C(/v1) or the server
       does not serve embeddings), V(input_too_long), V(http) (any other HTTP error).
     - V(invalid_response), V(count_mismatch), V(order_mismatch), V(dimension_mismatch), V(non_finite),
@@ -338,6 +360,19 @@ def verify(api, params, result, warnings):
 
 
 def failure_message(err, wait_timeout, attempts):
+    if err.kind == "rate_limited":
+        if getattr(err, "wait_exceeds_deadline", False):
+            if getattr(err, "retry_after", None) is not None:
+                where = "%s, longer than wait_timeout=%ss leaves after %d attempts" % (
+                    err.message, wait_timeout, attempts,
+                )
+            else:
+                where = "%s (still after %d attempts in wait_timeout=%ss)" % (err.message, attempts, wait_timeout)
+            return "%s: retry later, raise the rate limits of the account or key, or raise wait_timeout" % where
+        return (
+            "%s: retry later or raise the rate limits of the account or key; set wait_timeout to wait as the "
+            "server's Retry-After says" % err.message
+        )
     if err.kind not in RETRYABLE_KINDS:
         return err.message
     if wait_timeout:
@@ -384,6 +419,7 @@ def main():
     except EndpointError as err:
         error = err
     result["attempts"] = retry.attempts
+    result["rate_limit_waits"] = retry.rate_limit_waits
     for warning in dict.fromkeys(warnings):
         module.warn(warning)
     if error is None:

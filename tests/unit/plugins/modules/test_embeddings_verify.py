@@ -1,6 +1,7 @@
 """embeddings_verify against a small OpenAI-compatible server on 127.0.0.1, run through the module's main()."""
 
 import base64
+import email.utils
 import json
 import math
 import socket
@@ -42,10 +43,11 @@ class FakeEndpoint:
         self.api_key = None
         self.max_input_chars = None
         self.normalize = True
-        self.queued = []  # (status, body) answered first, whatever the request
+        self.queued = []  # (status, body) or (status, body, headers) answered first, whatever the request
         self.delay = 0.0
         self.tamper = None  # tamper(data, encoding_format) changes the data list of an embeddings answer
         self.requests = []  # (method, path, headers, parsed JSON body or None)
+        self.answers = []  # (status, extra headers) of every answer sent
 
     def answer(self, method, path, headers, body):
         self.requests.append((method, path, headers, body))
@@ -95,9 +97,13 @@ def endpoint():
         def _serve(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length)) if length else None
-            status, doc = fake.answer(self.command, self.path, dict(self.headers), body)
+            status, doc, *extra = fake.answer(self.command, self.path, dict(self.headers), body)
+            headers = extra[0] if extra else {}
+            fake.answers.append((status, headers))
             payload = doc.encode() if isinstance(doc, str) else json.dumps(doc).encode()
             self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
@@ -478,3 +484,112 @@ def test_other_400_stays_an_http_error():
 def test_ollama_latest_tag_counts_as_served():
     assert openai_embeddings.model_is_served("nomic-embed-text", ["nomic-embed-text:latest"])
     assert not openai_embeddings.model_is_served("nomic-embed-text:v1.5", ["nomic-embed-text:latest"])
+
+
+OPENAI_429 = {
+    "error": {
+        "message": "Rate limit reached for text-embedding-3-small on requests per min (RPM): Limit 3000.",
+        "type": "requests", "param": None, "code": "rate_limit_exceeded",
+    }
+}
+OPENAI_QUOTA = {
+    "error": {
+        "message": "You exceeded your current quota, please check your plan and billing details.",
+        "type": "insufficient_quota", "param": None, "code": "insufficient_quota",
+    }
+}
+
+
+def test_429_waits_as_retry_after_says_then_succeeds(capsys, endpoint):
+    endpoint.queued = [(429, OPENAI_429, {"Retry-After": "1"})]
+
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, wait_timeout=10)
+
+    assert not failed, result["msg"]
+    assert result["attempts"] == 2
+    assert endpoint.answers[0] == (429, {"Retry-After": "1"})
+    # The pause taken is the one the header asked for, not the 0.01 s backoff of the other retries.
+    assert result["rate_limit_waits"] == [1.0]
+    assert result["base64_matches"] is True
+
+
+def test_429_retry_after_as_http_date(capsys, endpoint, monkeypatch):
+    pauses = []
+    monkeypatch.setattr(openai_embeddings.Retry, "sleep", staticmethod(pauses.append))
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    endpoint.queued = [(429, OPENAI_429, {"Retry-After": when})]
+
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, wait_timeout=60)
+
+    assert not failed, result["msg"]
+    assert result["attempts"] == 2
+    assert len(pauses) == 1 and 28 <= pauses[0] <= 30
+    assert result["rate_limit_waits"] == [round(pauses[0], 3)]
+
+
+def test_429_without_wait_timeout_fails_at_once(capsys, endpoint):
+    endpoint.queued = [(429, OPENAI_429, {"Retry-After": "20"})]
+
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL)
+
+    assert failed
+    assert result["error_kind"] == "rate_limited"
+    assert result["attempts"] == 1
+    assert result["rate_limit_waits"] == []
+    assert "answered HTTP 429 (Rate limit reached for text-embedding-3-small" in result["msg"]
+    assert "rate limited and asks to retry after 20s" in result["msg"]
+    assert "retry later or raise the rate limits of the account or key" in result["msg"]
+
+
+def test_429_asking_for_longer_than_wait_timeout_fails_without_waiting(capsys, endpoint, monkeypatch):
+    pauses = []
+    monkeypatch.setattr(openai_embeddings.Retry, "sleep", staticmethod(pauses.append))
+    endpoint.queued = [(429, OPENAI_429, {"Retry-After": "120"})]
+
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, wait_timeout=5)
+
+    assert failed
+    assert result["error_kind"] == "rate_limited"
+    assert (result["attempts"], pauses) == (1, [])
+    assert "asks to retry after 120s, longer than wait_timeout=5.0s leaves after 1 attempts" in result["msg"]
+    assert result["msg"].endswith("retry later, raise the rate limits of the account or key, or raise wait_timeout")
+
+
+def test_429_without_retry_after_backs_off(capsys, endpoint):
+    endpoint.queued = [(429, OPENAI_429), (429, OPENAI_429)]
+
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, wait_timeout=10)
+
+    assert not failed, result["msg"]
+    assert result["attempts"] == 3
+    assert result["rate_limit_waits"] == [0.01, 0.02]
+
+
+def test_429_quota_used_up_is_not_retried(capsys, endpoint):
+    endpoint.queued = [(429, OPENAI_QUOTA, {"Retry-After": "1"})]
+
+    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, wait_timeout=10)
+
+    assert failed
+    assert result["error_kind"] == "quota_exceeded"
+    assert result["attempts"] == 1
+    assert "check the plan and billing" in result["msg"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1", 1.0),
+        (" 2.5 ", 2.5),
+        ("0", 0.0),
+        ("-3", None),
+        ("soon", None),
+        ("", None),
+        (None, None),
+        ("Thu, 01 Jan 1970 00:01:40 GMT", 60.0),  # 100 s after the epoch, asked at 40 s
+        ("Thu, 01 Jan 1970 00:00:10 GMT", 0.0),  # already past
+        ("Thu, 01 Jan 1970 00:01:40 -0000", 60.0),  # UTC without a zone name
+    ],
+)
+def test_parse_retry_after(value, expected):
+    assert openai_embeddings.parse_retry_after(value, now=40.0) == expected

@@ -1,0 +1,488 @@
+# Copyright: (c) 2026, embedops.embeddings contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Engine flags for a vLLM embedding server, chosen from the host's GPUs and the model's size.
+
+Pure Python (stdlib only); plugins/filter/vllm_tuning.py exposes tune() as the vllm_tune filter.
+
+tune(settings, gpus, ...) reads the same settings dict as vllm_config (role variables without the ``vllm_``
+prefix) and the GPU list of the gpu_facts module, and chooses every TUNED setting the operator left unset
+(None or ""; for dtype also "auto"). A setting the operator set is kept as it is, and checked.
+
+The memory estimate, per GPU, in bytes (deliberately simple; every number is printed in the reasons):
+
+  weights      params x bytes per value (4 for float32, 2 for float16/bfloat16) / tensor_parallel_size,
+               or the model_weight_bytes override
+  activations  batch_tokens x hidden x bytes x ACTIVATION_FACTOR / tensor_parallel_size
+               batch_tokens = min(max_num_batched_tokens, max_num_seqs x max_model_len): the most tokens one
+               forward pass holds. ACTIVATION_FACTOR (20) counts the hidden-sized values one token keeps alive
+               inside ONE layer at its peak (residual in and out, Q, K, V, attention output, the 4x-wide FFN
+               before and after its activation, norms and temporaries). Layers run one after another and free
+               their activations, so the depth does not multiply it. It assumes attention kernels whose memory
+               grows linearly with the sequence (FlashAttention, SDPA), as vLLM uses on CUDA; a kernel that
+               materialises the seq x seq scores would need more for long inputs.
+  kv cache     decoder models only (e5-mistral): kv_bytes_per_token x max(max_model_len, batch_tokens) /
+               tensor_parallel_size; vLLM refuses to start unless one full max_model_len sequence fits.
+               Encoder models (BERT, XLM-RoBERTa, nomic-bert) keep no KV cache between steps.
+  overhead     OVERHEAD_GIB (1.5) per GPU: CUDA context, cuBLAS workspaces, CUDA graphs.
+
+It must fit in memory_total x gpu_memory_utilization (vLLM reserves that fraction of the whole card up front;
+vllm#12308). The estimate is an order of magnitude to choose flags and to stop hopeless configurations before
+a host is touched, not a measurement: vLLM's own profiling run at start-up decides, so a configuration close
+to the limit may still fail there. Free memory is never used to choose (the host's own running replicas use
+it, and a second run would choose differently); it only adds a note.
+
+Choices, in order:
+  dtype                   bfloat16 on compute capability >= 8.0 (Ampere and newer), float16 below; the
+                          lowest capability of the GPUs used decides. float32 on the cpu profile.
+  max_model_len           the model's context (known models, or model_context)
+  gpu_memory_utilization  0.9 (vLLM's default) for a replica with GPUs of its own; split evenly when the
+                          operator asks for more replicas than GPU groups
+  max_num_seqs            vLLM's own defaults for its API server: 1024 on cards of 70 GiB or more, else 256
+  max_num_batched_tokens  the same source: 8192 on cards of 70 GiB or more, else 2048; never below
+                          max_model_len (vllm#33109: without chunked prefill vLLM refuses to start). Halved,
+                          but not below max_model_len, until the estimate fits
+  tensor_parallel_size    1 if the model fits one GPU, else the smallest of 2, 4, 8 that fits on the host
+  replicas                one per group of tensor_parallel_size GPUs
+  gpu_ids                 the replicas pinned to the GPUs in index order (MIG-enabled GPUs left out)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+
+GIB = 1024 ** 3
+MIB = 1024 ** 2
+OVERHEAD_GIB = 1.5
+ACTIVATION_FACTOR = 20
+DEFAULT_GPU_MEMORY_UTILIZATION = 0.9
+# vLLM's defaults for its OpenAI server (EngineArgs, usage context OPENAI_API_SERVER): bigger on >= 70 GiB cards.
+LARGE_CARD_GIB = 70
+DEFAULT_BATCHED_TOKENS = {"large": 8192, "small": 2048}
+DEFAULT_MAX_NUM_SEQS = {"large": 1024, "small": 256}
+CPU_DEFAULT_BATCHED_TOKENS = 2048
+TP_SIZES = (1, 2, 4, 8)
+BYTES = {"float32": 4, "float": 4, "float16": 2, "half": 2, "bfloat16": 2}
+TUNED = ("dtype", "max_model_len", "gpu_memory_utilization", "max_num_seqs", "max_num_batched_tokens",
+         "tensor_parallel_size", "replicas", "gpu_ids")
+
+# Keyed by the lower-case last part of the model id. params: parameter count; hidden: hidden size; context: the
+# model's maximum input in tokens; kv_bytes_per_token_fp16 for decoders: 2 x layers x kv_heads x head_dim x 2.
+KNOWN_MODELS = {
+    # XLM-RoBERTa-large: 24 layers, 1024 wide; ~1.1 GB of weights in fp16.
+    "bge-m3": {"params": 567754752, "hidden": 1024, "context": 8192},
+    # MiniLM: 6 layers, 384 wide; BERT position table of 512.
+    "all-minilm-l6-v2": {"params": 22713216, "hidden": 384, "context": 512},
+    # nomic-bert: 12 layers, 768 wide, rotary positions trained to 8192.
+    "nomic-embed-text-v1.5": {"params": 136731648, "hidden": 768, "context": 8192},
+    # BERT-large: 24 layers, 1024 wide.
+    "bge-large-en-v1.5": {"params": 335141888, "hidden": 1024, "context": 512},
+    # Mistral-7B: 32 layers, 4096 wide, 8 KV heads of 128 (grouped-query attention).
+    "e5-mistral-7b-instruct": {"params": 7110660096, "hidden": 4096, "context": 32768,
+                               "kv_bytes_per_token_fp16": 2 * 32 * 8 * 128 * 2},
+}
+ALIASES = {
+    "all-minilm": "all-minilm-l6-v2",
+    "nomic-embed-text": "nomic-embed-text-v1.5",
+    "nomic-embed-text-v1": "nomic-embed-text-v1.5",
+    "e5-mistral-7b": "e5-mistral-7b-instruct",
+}
+_COUNT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgtb]?)\s*$", re.IGNORECASE)
+
+
+def known_model(name):
+    """The KNOWN_MODELS key for a model id or path, or None."""
+    key = str(name or "").rstrip("/").rsplit("/", 1)[-1].lower()
+    key = ALIASES.get(key, key)
+    return key if key in KNOWN_MODELS else None
+
+
+def parse_count(value):
+    """567000000, "567M", "7.1B", "1.1G" -> int. Suffixes are powers of 1000 (B = billion, for params)."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, (int, float)):
+        return int(value)
+    match = _COUNT.match(str(value))
+    if not match:
+        raise ValueError(value)
+    scale = {"": 1, "k": 10 ** 3, "m": 10 ** 6, "g": 10 ** 9, "b": 10 ** 9, "t": 10 ** 12}[match.group(2).lower()]
+    return int(float(match.group(1)) * scale)
+
+
+def tune(settings, gpus=None, model_params=None, model_weight_bytes=None, model_hidden_size=None,
+         model_context=None, model_kv_bytes_per_token=None):
+    """Choose the unset settings. Returns dict(settings, chosen, reasons, estimate, errors).
+
+    settings: the vllm settings dict (keys without the vllm_ prefix; other keys are ignored).
+    gpus: the embedops_gpus fact (list of dicts with index, uuid, name, memory_total_mib, compute_capability,
+    mig_mode). When errors is not empty the settings must not be used.
+    """
+    tuner = _Tuner(settings, gpus, model_params, model_weight_bytes, model_hidden_size, model_context,
+                   model_kv_bytes_per_token)
+    tuner.run()
+    return {
+        "settings": tuner.out,
+        "chosen": [key for key in TUNED if key in tuner.chosen],
+        "reasons": tuner.reasons,
+        "estimate": tuner.estimate,
+        "errors": tuner.errors,
+    }
+
+
+class _Tuner:
+    def __init__(self, settings, gpus, model_params, model_weight_bytes, model_hidden_size, model_context,
+                 model_kv_bytes_per_token):
+        self.errors, self.reasons, self.chosen, self.estimate = [], [], set(), {}
+        if not isinstance(settings, Mapping):
+            self.errors.append("the vLLM settings must be a dict of vllm_* values without the prefix, not %r"
+                               % (settings,))
+            settings = {}
+        self.given = {key: settings.get(key) for key in TUNED}
+        if str(self.given["dtype"] or "").lower() == "auto":
+            self.given["dtype"] = None
+        for key in TUNED:
+            if self.given[key] in ("", [], None):
+                self.given[key] = None
+        self.profile = str(settings.get("profile") or "gpu")
+        self.chunked = str(settings.get("enable_chunked_prefill")).lower() in ("true", "yes", "on", "1")
+        self.model = settings.get("model_path_in_container") or settings.get("model") or ""
+        self.model_name = settings.get("model") or self.model
+        self.gpus = gpus
+        self.overrides = {
+            "model_params": model_params, "model_weight_bytes": model_weight_bytes,
+            "model_hidden_size": model_hidden_size, "model_context": model_context,
+            "model_kv_bytes_per_token": model_kv_bytes_per_token,
+        }
+        self.out = {}
+
+    # --- reading ---------------------------------------------------------------------------------------------
+    def _int(self, key, value, minimum=1, variable=None):
+        if value is None:
+            return None
+        try:
+            number = parse_count(value) if key.startswith("model_") else int(str(value))
+        except (TypeError, ValueError):
+            self.errors.append("%s must be a whole number, not %r" % (variable or "vllm_" + key, value))
+            return None
+        if number < minimum:
+            self.errors.append("%s must be at least %d, not %d" % (variable or "vllm_" + key, minimum, number))
+            return None
+        return number
+
+    def _read(self):
+        g = self.given
+        for key in ("max_model_len", "max_num_seqs", "max_num_batched_tokens", "tensor_parallel_size", "replicas"):
+            g[key] = self._int(key, g[key])
+        if g["gpu_memory_utilization"] is not None:
+            try:
+                g["gpu_memory_utilization"] = float(g["gpu_memory_utilization"])
+                if not 0 < g["gpu_memory_utilization"] <= 1:
+                    raise ValueError
+            except (TypeError, ValueError):
+                self.errors.append("vllm_gpu_memory_utilization must be a fraction in (0, 1], e.g. 0.9, not %r"
+                                   % (g["gpu_memory_utilization"],))
+                g["gpu_memory_utilization"] = None
+        if g["gpu_ids"] is not None:
+            ids = g["gpu_ids"].split(",") if isinstance(g["gpu_ids"], str) else g["gpu_ids"]
+            g["gpu_ids"] = [str(i).strip() for i in ids]
+        if g["dtype"] is not None:
+            g["dtype"] = str(g["dtype"]).lower()
+            if g["dtype"] not in BYTES:
+                self.errors.append("vllm_dtype %r is not one of auto, %s" % (g["dtype"], ", ".join(sorted(BYTES))))
+                g["dtype"] = None
+        o = self.overrides
+        for key in ("model_params", "model_weight_bytes", "model_hidden_size", "model_context",
+                    "model_kv_bytes_per_token"):
+            o[key] = None if o[key] in ("", None) else self._int(key, o[key], variable="vllm_" + key)
+
+    def _model(self):
+        """params, weight bytes (None: from params and dtype), hidden, context, kv bytes per token at fp16."""
+        key = known_model(self.model_name) or known_model(self.model)
+        known = KNOWN_MODELS.get(key, {})
+        o = self.overrides
+        model = {
+            "key": key,
+            "params": o["model_params"] or known.get("params"),
+            "weight_bytes": o["model_weight_bytes"],
+            "hidden": o["model_hidden_size"] or known.get("hidden"),
+            "context": o["model_context"] or known.get("context"),
+            "kv_fp16": o["model_kv_bytes_per_token"] or known.get("kv_bytes_per_token_fp16"),
+        }
+        if key:
+            self.reasons.append("model: %s is known (%s parameters, hidden size %d, context %d tokens%s)" % (
+                key, _count(known["params"]), known["hidden"], known["context"],
+                ", decoder with a KV cache" if known.get("kv_bytes_per_token_fp16") else ", encoder"))
+        if not (model["params"] or model["weight_bytes"]):
+            self.errors.append(
+                "cannot size model %r: it is not one of the known models (%s). Set vllm_model_params (for example "
+                "\"335M\") or vllm_model_weight_bytes, or set the engine flags yourself and vllm_tune: false"
+                % (self.model_name, ", ".join(sorted(KNOWN_MODELS))))
+        if not model["hidden"]:
+            model["hidden"] = 1024
+            self.reasons.append("model: hidden size unknown, assumed 1024 for the activation estimate (set "
+                                "vllm_model_hidden_size for a better one)")
+        return model
+
+    # --- choosing --------------------------------------------------------------------------------------------
+    def _pick(self, key, value, why):
+        """The given value if set (noted as kept), else value (noted with why)."""
+        if self.given[key] is not None:
+            self.out[key] = self.given[key]
+            self.reasons.append("%s: %s, as set (vllm_%s)" % (key, _show(self.given[key]), key))
+        else:
+            self.out[key] = value
+            self.chosen.add(key)
+            self.reasons.append("%s: %s, %s" % (key, _show(value), why))
+        return self.out[key]
+
+    def run(self):
+        self._read()
+        if self.profile == "cpu":
+            self._cpu()
+        elif self.profile == "gpu":
+            self._gpu()
+        else:
+            self.errors.append("vllm_profile %r is not one of cpu, gpu" % (self.profile,))
+
+    def _max_model_len(self, model):
+        if self.given["max_model_len"] is None and not model["context"]:
+            self.errors.append("the context of model %r is unknown: set vllm_max_model_len (or vllm_model_context)"
+                               % (self.model_name,))
+            return None
+        return self._pick("max_model_len", model["context"], "the model's context")
+
+    def _cpu(self):
+        model = self._model()
+        self._pick("dtype", "float32", "vLLM on CPU computes in float32 here")
+        length = self._max_model_len(model)
+        if length:
+            self._batched_floor(length, CPU_DEFAULT_BATCHED_TOKENS, "the tuner's default on CPU")
+        for key in ("max_num_seqs", "gpu_memory_utilization", "tensor_parallel_size", "replicas", "gpu_ids"):
+            if self.given[key] is not None:
+                self.out[key] = self.given[key]
+
+    def _batched_floor(self, length, default, default_why):
+        given = self.given["max_num_batched_tokens"]
+        if given is not None:
+            if given < length and not self.chunked:
+                self.errors.append(
+                    "vllm_max_num_batched_tokens (%d) is below vllm_max_model_len (%d): without chunked prefill vLLM "
+                    "refuses to start (vllm#33109). Raise vllm_max_num_batched_tokens to at least %d or lower "
+                    "vllm_max_model_len" % (given, length, length))
+            return self._pick("max_num_batched_tokens", given, "")
+        value = max(length, default)
+        why = ("%s is %d, raised to max_model_len" % (default_why, default) if value > default
+               else "%s, not below max_model_len %d" % (default_why, length))
+        return self._pick("max_num_batched_tokens", value, why)
+
+    def _usable_gpus(self):
+        gpus = [gpu for gpu in (self.gpus or []) if isinstance(gpu, Mapping)]
+        if not gpus:
+            self.errors.append("vllm_profile is gpu but the host has no usable NVIDIA GPU (embedops_gpus is empty): "
+                               "install the driver and the NVIDIA Container Toolkit, or set vllm_profile: cpu")
+            return []
+        ids = self.given["gpu_ids"]
+        if ids is not None:
+            by_id = {}
+            for gpu in gpus:
+                by_id[str(gpu.get("index"))] = gpu
+                by_id[str(gpu.get("uuid"))] = gpu
+            missing = [i for i in ids if i not in by_id]
+            if missing:
+                self.errors.append("vllm_gpu_ids lists %s, which the host does not have (it has %s)"
+                                   % (", ".join(missing), ", ".join(str(g.get("index")) for g in gpus)))
+                return []
+            return [by_id[i] for i in ids]
+        mig = [gpu for gpu in gpus if str(gpu.get("mig_mode") or "").lower() == "enabled"]
+        for gpu in mig:
+            self.reasons.append("GPU %s (%s) left out: MIG is enabled, its memory is split into instances this tuner "
+                                "does not size; pin MIG devices with vllm_gpu_ids and set the flags yourself"
+                                % (gpu.get("index"), gpu.get("name")))
+        gpus = [gpu for gpu in gpus if gpu not in mig]
+        if not gpus:
+            self.errors.append("every GPU on the host has MIG enabled: set vllm_gpu_ids and the engine flags yourself "
+                               "(vllm_tune: false), or disable MIG (nvidia-smi -mig 0)")
+        return gpus
+
+    def _gpu(self):
+        gpus = self._usable_gpus()
+        model = self._model()
+        if not gpus:
+            return
+        sizes = [gpu.get("memory_total_mib") for gpu in gpus]
+        unsized = [str(g.get("index")) for g, size in zip(gpus, sizes) if not isinstance(size, int) or size <= 0]
+        if unsized:
+            self.errors.append("nvidia-smi reports no memory size for GPU(s) %s: set the engine flags yourself "
+                               "(vllm_tune: false)" % ", ".join(unsized))
+            return
+        card = min(gpus, key=lambda gpu: gpu["memory_total_mib"])
+        card_gib = card["memory_total_mib"] * MIB / GIB
+        size = "large" if card_gib >= LARGE_CARD_GIB else "small"
+        label = "%s of %.1f GiB" % (card.get("name") or "GPU", card_gib)
+        default_why = "vLLM's default on a card of %s 70 GiB" % (">=" if size == "large" else "<")
+        if len({gpu.get("name") for gpu in gpus}) > 1:
+            self.reasons.append("GPUs differ: sized for the smallest, GPU %s (%s)" % (card.get("index"), label))
+
+        self._dtype(gpus)
+        value_bytes = BYTES[self.out["dtype"]]
+        length = self._max_model_len(model)
+        if self.errors or not length:
+            return
+        weights = model["weight_bytes"] or model["params"] * value_bytes
+        seqs = self._pick("max_num_seqs", DEFAULT_MAX_NUM_SEQS[size], default_why)
+        batched = self._batched_floor(length, DEFAULT_BATCHED_TOKENS[size], default_why)
+        if self.errors:
+            return
+
+        groups_tp = self.given["tensor_parallel_size"]
+        tp_options = [groups_tp] if groups_tp else [tp for tp in TP_SIZES if tp <= len(gpus)]
+        batch_options = [batched]
+        if self.given["max_num_batched_tokens"] is None:
+            while batch_options[-1] // 2 >= length:
+                batch_options.append(batch_options[-1] // 2)
+            if batch_options[-1] > length:
+                batch_options.append(length)
+
+        def util_for(tp):
+            groups = max(1, len(gpus) // tp)
+            replicas = self.given["replicas"] or groups
+            share = max(1, math.ceil(replicas / groups))
+            if self.given["gpu_memory_utilization"] is not None:
+                return self.given["gpu_memory_utilization"], replicas, share
+            return math.floor(DEFAULT_GPU_MEMORY_UTILIZATION / share * 100) / 100.0, replicas, share
+
+        attempt = None
+        for tp in tp_options:
+            util, replicas, share = util_for(tp)
+            for batch in batch_options:
+                attempt = self._estimate(model, weights, value_bytes, tp, batch, seqs, length, util, card)
+                attempt.update(replicas=replicas, share=share, util=util, tp=tp, batch=batch)
+                if attempt["needed"] <= attempt["available"]:
+                    break
+            if attempt["needed"] <= attempt["available"]:
+                break
+        self.estimate = {k: round(v / GIB, 2) for k, v in attempt.items()
+                         if k in ("weights", "activations", "kv_cache", "overhead", "needed", "available")}
+        self.estimate.update(card=card.get("name"), card_memory_gib=round(card_gib, 1),
+                             tensor_parallel_size=attempt["tp"], batch_tokens=attempt["batch_tokens"])
+        if attempt["needed"] > attempt["available"]:
+            self._does_not_fit(attempt, gpus, label, length, seqs)
+            return
+
+        tp = self._pick("tensor_parallel_size", attempt["tp"],
+                        "the model fits one GPU" if attempt["tp"] == 1 else
+                        "the smallest split across GPUs that fits (tensor parallel needs --ipc=host or a big shm)")
+        if len(gpus) < tp:
+            self.errors.append("vllm_tensor_parallel_size %d needs %d GPUs but %d are usable: lower it"
+                               % (tp, tp, len(gpus)))
+            return
+        groups = len(gpus) // tp
+        self._pick("replicas", groups, "one per %s" % ("GPU" if tp == 1 else "group of %d GPUs" % tp))
+        replicas, share = self.out["replicas"], attempt["share"]
+        if self.given["max_num_batched_tokens"] is None and attempt["batch"] != batched:
+            self.out["max_num_batched_tokens"] = attempt["batch"]
+            self.reasons.append("max_num_batched_tokens: lowered to %d so the estimate fits" % attempt["batch"])
+        self._pick("gpu_memory_utilization", attempt["util"],
+                   "vLLM's default, each replica has its GPUs to itself" if share == 1 else
+                   "%d replicas share each GPU group and split 0.9 of it (pin one replica per GPU instead)" % share)
+        if share == 1:
+            pinned = [str(gpu.get("index")) for gpu in gpus[:replicas * tp]]
+            self._pick("gpu_ids", pinned, "each replica pinned to its own GPU%s" % ("s" if tp > 1 else ""))
+        elif self.given["gpu_ids"] is not None:
+            self.errors.append("vllm_replicas %d need %d groups of %d GPUs but vllm_gpu_ids lists %d: list more GPUs, "
+                               "lower vllm_replicas or unset vllm_gpu_ids to let the replicas share"
+                               % (replicas, replicas, tp, len(self.given["gpu_ids"])))
+        self.reasons.append(
+            "memory per GPU: ~%.1f GiB needed (weights %.1f + activations %.1f + KV cache %.1f + overhead %.1f) of "
+            "%.1f GiB reserved (gpu_memory_utilization %s x %s)" % (
+                attempt["needed"] / GIB, attempt["weights"] / GIB, attempt["activations"] / GIB,
+                attempt["kv_cache"] / GIB, attempt["overhead"] / GIB, attempt["available"] / GIB,
+                _show(attempt["util"]), label))
+        self._free_memory_note(gpus[:replicas * tp] if share == 1 else gpus, attempt["util"])
+
+    def _dtype(self, gpus):
+        caps = [_capability(gpu.get("compute_capability")) for gpu in gpus]
+        if any(cap is None for cap in caps):
+            if self.given["dtype"] is None:
+                self._pick("dtype", "float16", "the compute capability is unknown (driver before 510); float16 runs "
+                                               "on every CUDA GPU")
+            else:
+                self._pick("dtype", None, "")
+            return
+        low = min(caps)
+        if self.given["dtype"] == "bfloat16" and low < (8, 0):
+            self.errors.append(
+                "vllm_dtype bfloat16 needs compute capability 8.0 or more, but GPU %s has %s: set vllm_dtype: "
+                "float16 (or leave it unset)" % (
+                    ", ".join(str(g.get("index")) for g, c in zip(gpus, caps) if c < (8, 0)),
+                    "%d.%d" % low))
+        if low >= (8, 0):
+            self._pick("dtype", "bfloat16", "compute capability %d.%d >= 8.0 runs bfloat16 natively" % low)
+        else:
+            self._pick("dtype", "float16", "compute capability %d.%d < 8.0 has no bfloat16" % low)
+
+    def _estimate(self, model, weights, value_bytes, tp, batch, seqs, length, util, card):
+        batch_tokens = min(batch, seqs * length)
+        activations = batch_tokens * model["hidden"] * value_bytes * ACTIVATION_FACTOR
+        kv_cache = 0
+        if model["kv_fp16"]:
+            kv_cache = model["kv_fp16"] * value_bytes / 2.0 * max(length, batch_tokens)
+        overhead = OVERHEAD_GIB * GIB
+        needed = (weights + activations + kv_cache) / tp + overhead
+        available = card["memory_total_mib"] * MIB * util
+        return {"weights": weights / tp, "activations": activations / tp, "kv_cache": kv_cache / tp,
+                "overhead": overhead, "needed": needed, "available": available, "batch_tokens": batch_tokens}
+
+    def _does_not_fit(self, attempt, gpus, label, length, seqs):
+        fixes = []
+        if self.given["max_num_batched_tokens"] is not None and attempt["batch"] > length:
+            fixes.append("lower vllm_max_num_batched_tokens (%d; not below vllm_max_model_len %d)"
+                         % (attempt["batch"], length))
+        if attempt["batch_tokens"] > length:
+            fixes.append("set fewer vllm_max_num_seqs (%d)" % seqs)
+        fixes.append("lower vllm_max_model_len (%d)" % length)
+        more_tp = [tp for tp in TP_SIZES if tp > attempt["tp"]]
+        if more_tp and more_tp[0] <= len(gpus):
+            fixes.append("raise vllm_tensor_parallel_size to %d" % more_tp[0])
+        elif more_tp:
+            fixes.append("split the model over more GPUs (vllm_tensor_parallel_size %d needs %d; the host has %d)"
+                         % (more_tp[0], more_tp[0], len(gpus)))
+        if attempt["share"] > 1:
+            fixes.append("run fewer replicas per GPU (vllm_replicas)")
+        elif attempt["util"] < DEFAULT_GPU_MEMORY_UTILIZATION:
+            fixes.append("raise vllm_gpu_memory_utilization (%s) if nothing else uses the GPU" % _show(attempt["util"]))
+        fixes.append("use a bigger card")
+        self.errors.append(
+            "%s does not fit: it needs ~%.1f GiB per GPU (weights %.1f + activations %.1f + KV cache %.1f + overhead "
+            "%.1f GiB, dtype %s, tensor_parallel_size %d, %d tokens per step) but gpu_memory_utilization %s of the "
+            "%s leaves %.1f GiB. To fix: %s" % (
+                self.model_name or "the model", attempt["needed"] / GIB, attempt["weights"] / GIB,
+                attempt["activations"] / GIB, attempt["kv_cache"] / GIB, attempt["overhead"] / GIB, self.out["dtype"],
+                attempt["tp"], attempt["batch_tokens"], _show(attempt["util"]), label, attempt["available"] / GIB,
+                "; ".join(fixes)))
+
+    def _free_memory_note(self, gpus, util):
+        for gpu in gpus:
+            free, total = gpu.get("memory_free_mib"), gpu.get("memory_total_mib")
+            if isinstance(free, int) and free < total * util:
+                self.reasons.append(
+                    "note: GPU %s has %.1f of %.1f GiB free now; vLLM starts only when %.1f GiB are free (this "
+                    "includes replicas of this service already running there, which a restart frees)"
+                    % (gpu.get("index"), free / 1024.0, total / 1024.0, total * util / 1024.0))
+
+
+def _capability(text):
+    match = re.match(r"^\s*(\d+)\.(\d+)\s*$", str(text or ""))
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _count(number):
+    return "%.1fB" % (number / 1e9) if number >= 1e9 else "%dM" % round(number / 1e6)
+
+
+def _show(value):
+    if isinstance(value, list):
+        return "[%s]" % ", ".join(str(v) for v in value)
+    return str(value)

@@ -1,0 +1,277 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, embedops.embeddings contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: docker_daemon_config
+short_description: Merge settings into Docker's daemon.json, keeping everything others set
+description:
+  - Deep-merges O(settings) into the Docker daemon configuration file and removes O(remove_keys), keeping every other
+    key as it is. Several tools configure the Docker engine (a Docker role, the NVIDIA Container Toolkit's
+    C(nvidia-ctk), an operator by hand); each writing the whole file undoes the others (nvidia-docker#490,
+    ansible-role-docker#84). This module changes only the keys it is given.
+  - Dicts merge key by key, at any depth; any other value (a list, a string, a number) replaces the old value as a
+    whole, so a C(registry-mirrors) list in O(settings) is the full new list.
+  - Reports a change, and writes the file, only when the merged configuration differs from the file's as data;
+    a file that differs only in formatting or key order is left alone. A written file is JSON indented by 2 spaces
+    with keys in their existing order, new keys last.
+  - Does not restart Docker; notify a handler when it reports C(changed). dockerd reads the file only when it starts.
+  - An existing file that is not valid JSON, or not a JSON object, is an error naming the file and the position;
+    nothing is written. An empty file counts as C({}).
+version_added: 0.2.0
+author: embedops.embeddings contributors (@embedops)
+options:
+  path:
+    description:
+      - The daemon configuration file. Created with its directory when missing.
+    type: path
+    default: /etc/docker/daemon.json
+  settings:
+    description:
+      - Keys to set, deep-merged into the file.
+    type: dict
+    default: {}
+  remove_keys:
+    description:
+      - Keys to remove. A nested key is a list of its path (V(["runtimes", "nvidia"])) or a string with the parts joined
+        by dots (V(runtimes.nvidia)); use the list form for a key that itself contains a dot.
+      - A key that is not there is no change. Removed after O(settings) is merged.
+    type: list
+    elements: raw
+    default: []
+  backup:
+    description:
+      - Keep a copy of the old file, with a timestamp in its name, before writing a new one.
+    type: bool
+    default: false
+  mode:
+    description:
+      - Permissions of a file the module creates. An existing file keeps its own.
+    type: raw
+    default: "0644"
+attributes:
+  check_mode:
+    support: full
+    description: Can run in check_mode and return changed status prediction without modifying target.
+  diff_mode:
+    support: full
+    description: Will return details on what has changed (or possibly needs changing in diff_mode), when in diff mode.
+  platform:
+    support: full
+    platforms: posix
+    description: Target OS/families that can be operated against.
+notes:
+  - Needs only the Python standard library on the host.
+  - With O(settings={}) and O(remove_keys=[]) it only reads the file and returns it as RV(config), also in check mode.
+seealso:
+  - name: Docker daemon configuration file
+    description: The keys daemon.json accepts.
+    link: https://docs.docker.com/reference/cli/dockerd/#daemon-configuration-file
+"""
+
+EXAMPLES = r"""
+- name: Register the NVIDIA runtime and make it the default, keeping the other keys
+  embedops.embeddings.docker_daemon_config:
+    settings:
+      runtimes:
+        nvidia:
+          path: nvidia-container-runtime
+          args: []
+      default-runtime: nvidia
+    backup: true
+  notify: Restart docker
+
+- name: Log rotation for every container
+  embedops.embeddings.docker_daemon_config:
+    settings:
+      log-driver: json-file
+      log-opts:
+        max-size: 10m
+        max-file: "3"
+  notify: Restart docker
+
+- name: Stop making NVIDIA the default runtime
+  embedops.embeddings.docker_daemon_config:
+    remove_keys:
+      - default-runtime
+  notify: Restart docker
+
+- name: Read the current configuration
+  embedops.embeddings.docker_daemon_config:
+  register: daemon_json
+"""
+
+RETURN = r"""
+config:
+  description: The configuration after the merge (in check mode, what it would be).
+  returned: success
+  type: dict
+  sample: {"log-driver": "json-file", "runtimes": {"nvidia": {"path": "nvidia-container-runtime", "args": []}}}
+changed_keys:
+  description: Top-level keys whose value was added, changed or removed.
+  returned: success
+  type: list
+  elements: str
+  sample: ["runtimes", "default-runtime"]
+path:
+  description: The file.
+  returned: always
+  type: str
+  sample: /etc/docker/daemon.json
+backup_file:
+  description: The copy of the old file, when O(backup=true) and the file was changed.
+  returned: changed and backup
+  type: str
+  sample: /etc/docker/daemon.json.12345.2026-11-26@10:00:00~
+"""
+
+import contextlib
+import copy
+import json
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native
+
+
+def deep_merge(base, changes):
+    """base with changes merged in: dicts key by key at any depth, anything else replaced. Neither is modified."""
+    merged = copy.deepcopy(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def key_path(key):
+    """A remove_keys entry as a list of parts."""
+    parts = [to_native(part) for part in key] if isinstance(key, (list, tuple)) else to_native(key).split(".")
+    if not parts or any(part == "" for part in parts):
+        raise ValueError("remove_keys entry %r is empty or has an empty part" % (key,))
+    return parts
+
+
+def remove_key(config, parts):
+    """Remove the key at parts from config in place; True if it was there."""
+    node = config
+    for part in parts[:-1]:
+        node = node.get(part)
+        if not isinstance(node, dict):
+            return False
+    if parts[-1] in node:
+        del node[parts[-1]]
+        return True
+    return False
+
+
+def read_config(path):
+    """(config dict, text) of the file; ({}, None) when there is none. Raises ValueError with the reason."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        return {}, None
+    text = raw.decode("utf-8")
+    if not text.strip():
+        return {}, text
+    try:
+        config = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(
+            "%s is not valid JSON (%s): fix or remove it; dockerd refuses to start with it too" % (path, exc)
+        ) from None
+    if not isinstance(config, dict):
+        raise ValueError("%s holds a JSON %s, not an object of settings: fix or remove it"
+                         % (path, type(config).__name__))
+    return config, text
+
+
+def render(config):
+    return json.dumps(config, indent=2) + "\n"
+
+
+def write_atomically(module, path, text, mode):
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    fd, tmp = tempfile.mkstemp(prefix=".daemon.json.", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        if os.path.exists(path):
+            st = os.stat(path)
+            os.chmod(tmp, st.st_mode & 0o7777)
+            with contextlib.suppress(OSError):  # not root: the file stays ours
+                os.chown(tmp, st.st_uid, st.st_gid)
+        else:
+            os.chmod(tmp, mode)
+        module.atomic_move(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def parse_mode(value):
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value), 8)
+    except ValueError:
+        raise ValueError("mode %r is not an octal permission such as \"0644\"" % (value,)) from None
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", default="/etc/docker/daemon.json"),
+            settings=dict(type="dict", default={}),
+            remove_keys=dict(type="list", elements="raw", default=[], no_log=False),
+            backup=dict(type="bool", default=False),
+            mode=dict(type="raw", default="0644"),
+        ),
+        supports_check_mode=True,
+    )
+    path = module.params["path"]
+    result = dict(changed=False, path=path)
+    try:
+        mode = parse_mode(module.params["mode"])
+        paths = [key_path(key) for key in module.params["remove_keys"]]
+        before, old_text = read_config(path)
+    except (ValueError, UnicodeDecodeError) as exc:
+        module.fail_json(msg=to_native(exc), **result)
+    except OSError as exc:
+        module.fail_json(msg="cannot read %s: %s" % (path, to_native(exc)), **result)
+
+    after = deep_merge(before, module.params["settings"] or {})
+    for parts in paths:
+        remove_key(after, parts)
+    missing = object()
+    changed_keys = sorted(
+        key for key in set(before) | set(after) if before.get(key, missing) != after.get(key, missing)
+    )
+    changed = before != after
+    result.update(config=after, changed_keys=changed_keys, changed=changed)
+    if changed and module._diff:
+        result["diff"] = dict(
+            before=render(before) if old_text is not None else "",
+            after=render(after),
+            before_header=path,
+            after_header=path,
+        )
+    if changed and not module.check_mode:
+        try:
+            if module.params["backup"] and old_text is not None:
+                result["backup_file"] = module.backup_local(path)
+            write_atomically(module, path, render(after), mode)
+        except OSError as exc:
+            module.fail_json(msg="cannot write %s: %s" % (path, to_native(exc)), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
