@@ -51,17 +51,13 @@ options:
       - Permissions of a file the module creates. An existing file keeps its own.
     type: raw
     default: "0644"
+extends_documentation_fragment:
+  - embedops.embeddings.attributes
 attributes:
   check_mode:
     support: full
-    description: Can run in check_mode and return changed status prediction without modifying target.
   diff_mode:
     support: full
-    description: Will return details on what has changed (or possibly needs changing in diff_mode), when in diff mode.
-  platform:
-    support: full
-    platforms: posix
-    description: Target OS/families that can be operated against.
 notes:
   - Needs only the Python standard library on the host.
   - With O(settings={}) and O(remove_keys=[]) it only reads the file and returns it as RV(config), also in check mode.

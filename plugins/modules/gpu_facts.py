@@ -26,20 +26,16 @@ options:
         and C(/usr/lib/wsl/lib).
       - A path given here that does not exist is an error, not zero GPUs.
     type: path
+extends_documentation_fragment:
+  - embedops.embeddings.attributes
+  - embedops.embeddings.attributes.facts
 attributes:
   check_mode:
     support: full
-    description: Can run in check_mode and return changed status prediction without modifying target.
   diff_mode:
     support: none
-    description: Will return details on what has changed (or possibly needs changing in diff_mode), when in diff mode.
   facts:
     support: full
-    description: Action returns an C(ansible_facts) dictionary that will update existing host facts.
-  platform:
-    support: full
-    platforms: posix
-    description: Target OS/families that can be operated against.
 notes:
   - C(memory_free_mib) changes with every process on the GPU, including the host's own model servers; decide on
     C(memory_total_mib), and read the free memory as information.

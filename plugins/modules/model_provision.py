@@ -161,23 +161,19 @@ options:
     default: '0644'
 requirements:
   - huggingface_hub >= 0.23 on the managed host, for O(source=hub) only.
+extends_documentation_fragment:
+  - embedops.embeddings.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - Looks up the package index or the Hub metadata (read only) when needed to tell whether the
         model would change; downloads nothing and writes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: partial
     details:
       - Shows the model identity (source, repository and commit, package and version, or tree
         checksum) before and after, not the contents of the files.
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 notes:
   - When the model changes, O(dest) is a new directory. A container that is already running keeps the
     old tree it mounted until it restarts.

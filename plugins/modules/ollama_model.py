@@ -78,17 +78,13 @@ options:
       - Verify the server's TLS certificate when O(api_base) is V(https://).
     type: bool
     default: true
+extends_documentation_fragment:
+  - embedops.embeddings.attributes
 attributes:
   check_mode:
     support: full
-    description: Can run in check_mode and return changed status prediction without modifying target.
   diff_mode:
     support: full
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-  platform:
-    support: full
-    platforms: posix
-    description: Target OS/families that can be operated against.
 notes:
   - Needs only the Python standard library on the host it runs on.
   - In check mode nothing is pulled, uploaded, created or deleted. O(state=latest) cannot tell in check mode whether
