@@ -1,6 +1,7 @@
 # Copyright: (c) 2026, embedops.embeddings contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The attribute descriptions every module of the collection shares; modules state only support."""
+"""Documentation the collection's modules share: the attributes' descriptions (modules state
+only their support) and the options of the one HTTP client."""
 
 from __future__ import annotations
 
@@ -24,4 +25,13 @@ options: {}
 attributes:
   facts:
     description: Action returns an C(ansible_facts) dictionary that will update existing host facts.
+"""
+
+    TLS = r"""
+options:
+  validate_certs:
+    description:
+      - Verify the server's TLS certificate when O(api_base) is V(https://).
+    type: bool
+    default: true
 """

@@ -27,6 +27,7 @@ import collections
 import hashlib
 import os
 import re
+from urllib.parse import urlparse
 
 from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import (
     EndpointError,
@@ -35,6 +36,19 @@ from ansible_collections.embedops.embeddings.plugins.module_utils.http_client im
 )
 
 DEFAULT_API_BASE = "http://127.0.0.1:11434"
+
+
+def api_base_errors(api_base):
+    """What is wrong with an Ollama api_base, in the option's words (empty when nothing)."""
+    url = urlparse(api_base)
+    if url.scheme not in ("http", "https") or not url.netloc:
+        return ["api_base must be the Ollama server's root URL, such as %s; got %r" % (DEFAULT_API_BASE, api_base)]
+    if url.path.rstrip("/").endswith("/v1"):
+        return [
+            "api_base must be the Ollama server's root URL without /v1 (Ollama's own API is under /api): "
+            "use %s" % api_base.rstrip("/")[: -len("/v1")]
+        ]
+    return []
 DEFAULT_REGISTRY = "registry.ollama.ai"
 DEFAULT_NAMESPACE = "library"
 DEFAULT_TAG = "latest"

@@ -95,13 +95,9 @@ options:
       - The last try may run up to O(timeout) seconds past it.
     type: float
     default: 0
-  validate_certs:
-    description:
-      - Verify the server's TLS certificate when O(api_base) is V(https://).
-    type: bool
-    default: true
 extends_documentation_fragment:
   - embedops.embeddings.attributes
+  - embedops.embeddings.attributes.tls
 attributes:
   check_mode:
     support: full

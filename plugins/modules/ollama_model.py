@@ -73,13 +73,9 @@ options:
       - A pull of a large model can take much longer in all; it is cut only when the server stays silent this long.
     type: float
     default: 300
-  validate_certs:
-    description:
-      - Verify the server's TLS certificate when O(api_base) is V(https://).
-    type: bool
-    default: true
 extends_documentation_fragment:
   - embedops.embeddings.attributes
+  - embedops.embeddings.attributes.tls
 attributes:
   check_mode:
     support: full
@@ -259,7 +255,6 @@ error_kind:
 """
 
 import os
-from urllib.parse import urlparse
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import EndpointError, HttpClient
@@ -268,6 +263,7 @@ from ansible_collections.embedops.embeddings.plugins.module_utils.ollama_api imp
     GGUF_MAGIC,
     OllamaAPI,
     Progress,
+    api_base_errors,
     file_sha256,
     model_facts,
     normalize_sha256,
@@ -279,17 +275,7 @@ UNKNOWN_DIGEST = "(known after the pull)"
 
 def option_errors(params):
     """What is wrong with the options, in the words of the options."""
-    errors = []
-    url = urlparse(params["api_base"])
-    if url.scheme not in ("http", "https") or not url.netloc:
-        errors.append(
-            "api_base must be the Ollama server's root URL, such as %s; got %r" % (DEFAULT_API_BASE, params["api_base"])
-        )
-    elif url.path.rstrip("/").endswith("/v1"):
-        errors.append(
-            "api_base must be the Ollama server's root URL without /v1 (Ollama's own API is under /api): "
-            "use %s" % params["api_base"].rstrip("/")[: -len("/v1")]
-        )
+    errors = api_base_errors(params["api_base"])
     try:
         parse_model_name(params["name"])
     except ValueError as exc:

@@ -39,13 +39,9 @@ options:
       - Seconds to wait for each answer; must be greater than 0.
     type: float
     default: 30
-  validate_certs:
-    description:
-      - Verify the server's TLS certificate when O(api_base) is V(https://).
-    type: bool
-    default: true
 extends_documentation_fragment:
   - embedops.embeddings.attributes
+  - embedops.embeddings.attributes.tls
 attributes:
   check_mode:
     support: full
@@ -160,7 +156,6 @@ error_kind:
   sample: connection_refused
 """
 
-from urllib.parse import urlparse
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import EndpointError, HttpClient
@@ -168,23 +163,14 @@ from ansible_collections.embedops.embeddings.plugins.module_utils.ollama_api imp
     DEFAULT_API_BASE,
     ModelName,
     OllamaAPI,
+    api_base_errors,
     model_facts,
     parse_model_name,
 )
 
 
 def option_errors(params):
-    errors = []
-    url = urlparse(params["api_base"])
-    if url.scheme not in ("http", "https") or not url.netloc:
-        errors.append(
-            "api_base must be the Ollama server's root URL, such as %s; got %r" % (DEFAULT_API_BASE, params["api_base"])
-        )
-    elif url.path.rstrip("/").endswith("/v1"):
-        errors.append(
-            "api_base must be the Ollama server's root URL without /v1 (Ollama's own API is under /api): "
-            "use %s" % params["api_base"].rstrip("/")[: -len("/v1")]
-        )
+    errors = api_base_errors(params["api_base"])
     if params["name"] is not None:
         try:
             parse_model_name(params["name"])
