@@ -36,19 +36,6 @@ from ansible_collections.embedops.embeddings.plugins.module_utils.http_client im
 )
 
 DEFAULT_API_BASE = "http://127.0.0.1:11434"
-
-
-def api_base_errors(api_base):
-    """What is wrong with an Ollama api_base, in the option's words (empty when nothing)."""
-    url = urlparse(api_base)
-    if url.scheme not in ("http", "https") or not url.netloc:
-        return ["api_base must be the Ollama server's root URL, such as %s; got %r" % (DEFAULT_API_BASE, api_base)]
-    if url.path.rstrip("/").endswith("/v1"):
-        return [
-            "api_base must be the Ollama server's root URL without /v1 (Ollama's own API is under /api): "
-            "use %s" % api_base.rstrip("/")[: -len("/v1")]
-        ]
-    return []
 DEFAULT_REGISTRY = "registry.ollama.ai"
 DEFAULT_NAMESPACE = "library"
 DEFAULT_TAG = "latest"
@@ -79,6 +66,19 @@ PROXY_HINT = (
     "HTTPS_PROXY (not HTTP_PROXY; registry.ollama.ai is HTTPS) in the environment of the Ollama server or container "
     "and restart it; on an air-gapped host import a GGUF file with the gguf option instead"
 )
+
+
+def api_base_errors(api_base):
+    """What is wrong with an Ollama api_base, in the option's words (empty when nothing)."""
+    url = urlparse(api_base)
+    if url.scheme not in ("http", "https") or not url.netloc:
+        return ["api_base must be the Ollama server's root URL, such as %s; got %r" % (DEFAULT_API_BASE, api_base)]
+    if url.path.rstrip("/").endswith("/v1"):
+        return [
+            "api_base must be the Ollama server's root URL without /v1 (Ollama's own API is under /api): "
+            "use %s" % api_base.rstrip("/")[: -len("/v1")]
+        ]
+    return []
 
 
 class ModelName:
