@@ -26,12 +26,6 @@ description:
 version_added: 0.1.0
 author: embedops.embeddings contributors (@embedops)
 options:
-  api_base:
-    description:
-      - Root URL of the Ollama server's API, without C(/v1).
-      - Must start with V(http://) or V(https://).
-    type: str
-    default: http://127.0.0.1:11434
   name:
     description:
       - The model, as C([registry/][namespace/]model[:tag]), for example V(bge-m3), V(all-minilm:22m),
@@ -75,6 +69,7 @@ options:
     default: 300
 extends_documentation_fragment:
   - embedops.embeddings.attributes
+  - embedops.embeddings.ollama
   - embedops.embeddings.attributes.tls
 attributes:
   check_mode:
