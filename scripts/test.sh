@@ -16,6 +16,7 @@ phase "lint: yamllint"
 yamllint --strict .
 phase "lint: ruff"
 ruff check .
+python scripts/bad-input-table.py --check
 phase "lint: ansible-lint (production profile, offline)"
 ansible-lint --offline --profile production
 

@@ -86,7 +86,7 @@ OWNED_FLAGS = {
     "--model": "vllm_model or vllm_model_path_in_container",
     "--host": "vllm_bind_address",
     "--port": "vllm_port or vllm_ports",
-    "--api-key": "vllm_api_key_enabled with vllm_api_key (a flag is visible in ps and docker inspect)",
+    "--api-key": "vllm_api_key (the role hands the key over as a file: a flag is visible in ps and docker inspect)",
 }
 
 # Known models, keyed by the lower-case last part of the model id. Explicit settings win over a recipe.
