@@ -1,14 +1,23 @@
 """The gateway as a user and an operator see it: one endpoint, auth, and no failed request while
-a replica stops and comes back. Runs on the controller (the instance shares the host network)."""
+a replica is killed, stops and comes back, or is updated. Runs on the controller (the instance
+shares the host network; the containers run on the controller's Docker engine). The playbooks run
+here with subprocess use Molecule's inventory and configuration, from the verifier's environment."""
 
 import base64
+import csv
 import http.client
+import json
+import os
+import signal
+import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import openai
 import pytest
@@ -17,7 +26,10 @@ GATEWAY = "http://127.0.0.1:18380/v1"
 CLIENT_KEY = "molecule-client-key-51a0"
 REPLICA_KEY = "molecule-replica-key-77e1"
 MODEL = "all-minilm-l6-v2"
+REPLICA_0 = ("molecule-gw-vllm-0", "http://127.0.0.1:18300")
 REPLICA_1 = ("molecule-gw-vllm-1", "http://127.0.0.1:18301")
+RUNTIME_SOCKET = "/var/lib/embedops-molecule/gateway-run/admin.sock"  # gateway_runtime_dir in host_vars
+SCENARIO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +39,80 @@ def client():
 
 def docker(*args):
     return subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout
+
+
+def playbook_command(name, extra_vars):
+    ansible_playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    return [ansible_playbook, "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(SCENARIO / name),
+            "-e", json.dumps(extra_vars)]
+
+
+def gateway_status():
+    """{server: status} of the gateway's replicas, from HAProxy's runtime API ("show stat")."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(RUNTIME_SOCKET)
+        sock.sendall(b"show stat\n")
+        data = b"".join(iter(lambda: sock.recv(65536), b"")).decode()
+    rows = csv.DictReader(data.lstrip("# ").splitlines())
+    return {row["svname"]: row["status"] for row in rows if row["pxname"] == "replicas"
+            and row["svname"] not in ("FRONTEND", "BACKEND")}
+
+
+def container(name):
+    return json.loads(docker("inspect", name))[0]
+
+
+class SteadyLoad:
+    """Four clients sending embedding requests through the gateway, one after another, until stopped."""
+
+    def __init__(self, workers=4):
+        self.ok, self.failures = 0, []
+        self.first_failure = self.last_failure = None  # seconds from the start, to place an outage
+        self._begin = time.monotonic()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._worker, args=(n,), daemon=True) for n in range(workers)]
+
+    def _worker(self, n):
+        own = openai.OpenAI(base_url=GATEWAY, api_key=CLIENT_KEY, timeout=60, max_retries=0)
+        while not self._stop.is_set():
+            try:
+                own.embeddings.create(model=MODEL, input=f"steady load from worker {n}", encoding_format="float")
+                with self._lock:
+                    self.ok += 1
+            except Exception as exc:  # every kind of failure counts
+                with self._lock:
+                    self.failures.append(repr(exc))
+                    self.last_failure = round(time.monotonic() - self._begin, 1)
+                    self.first_failure = self.first_failure or self.last_failure
+
+    def __enter__(self):
+        for thread in self._threads:
+            thread.start()
+        time.sleep(3)
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(3)
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=90)
+
+
+def serving_again(replica, since, limit=180):
+    """Seconds from `since` until the gateway sends the replica traffic again (its token count grows), or None."""
+    before = None
+    while time.monotonic() - since < limit:
+        try:
+            count = replica_tokens(replica[1])
+        except OSError:
+            time.sleep(1)
+            continue
+        before = count if before is None else before
+        if count > before:
+            return time.monotonic() - since
+        time.sleep(1)
+    return None
 
 
 def replica_tokens(base):
@@ -82,51 +168,73 @@ def test_oversized_request_refused_with_413():
     conn.close()
 
 
-def test_replica_stopped_and_started_under_load_loses_no_request(client, capsys):
-    """Steady load from 4 clients; one replica stops, then starts again. Target: 0 failed (see below)."""
-    stop = threading.Event()
-    ok, failures = [0], []
-
-    def worker(n):
-        own = openai.OpenAI(base_url=GATEWAY, api_key=CLIENT_KEY, timeout=60, max_retries=0)
-        while not stop.is_set():
-            try:
-                own.embeddings.create(model=MODEL, input=f"steady load from worker {n}", encoding_format="float")
-                ok[0] += 1
-            except Exception as exc:  # every kind of failure counts
-                failures.append(repr(exc))
-
-    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    time.sleep(3)
-    docker("stop", REPLICA_1[0])
-    time.sleep(5)
-    docker("start", REPLICA_1[0])
-    started = time.monotonic()
-    before = None
-    serving_after = None
-    while time.monotonic() - started < 180:
-        try:
-            count = replica_tokens(REPLICA_1[1])
-        except OSError:
-            time.sleep(1)
-            continue
-        before = count if before is None else before
-        if count > before:  # the gateway sends it traffic again
-            serving_after = time.monotonic() - started
-            break
-        time.sleep(1)
-    time.sleep(3)
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=90)
+def test_replica_killed_under_load(capsys):
+    """A crash, not a stop: the replica's main process gets SIGKILL from the host; Docker's restart
+    policy brings it back and the gateway's health checks put it back in rotation. Target: 0 failed."""
+    restarts = container(REPLICA_0[0])["RestartCount"]
+    with SteadyLoad() as load:
+        os.kill(container(REPLICA_0[0])["State"]["Pid"], signal.SIGKILL)
+        killed = time.monotonic()
+        back = serving_again(REPLICA_0, killed)
     with capsys.disabled():
-        print(f"\n[gateway failover] {ok[0]} requests, {len(failures)} failed; "
-              f"replica served again {serving_after and round(serving_after, 1)} s after docker start")
-    assert serving_after is not None, "the restarted replica never received traffic from the gateway"
-    assert ok[0] > 50
+        print(f"\n[replica killed] {load.ok} requests, {len(load.failures)} failed; "
+              f"replica served again {back and round(back, 1)} s after SIGKILL")
+    assert container(REPLICA_0[0])["RestartCount"] == restarts + 1, "Docker did not restart the killed replica"
+    assert back is not None, "the killed replica never received traffic from the gateway again"
+    assert load.ok > 50
+    # Target 0; a request in flight on the killed replica is retried on the other by the gateway.
+    assert len(load.failures) <= load.ok // 100, load.failures[:5]
+
+
+def test_replica_stopped_and_started_under_load_loses_no_request(capsys):
+    """Steady load from 4 clients; one replica stops, then starts again. Target: 0 failed (see below)."""
+    with SteadyLoad() as load:
+        docker("stop", REPLICA_1[0])
+        time.sleep(5)
+        docker("start", REPLICA_1[0])
+        back = serving_again(REPLICA_1, time.monotonic())
+    with capsys.disabled():
+        print(f"\n[gateway failover] {load.ok} requests, {len(load.failures)} failed; "
+              f"replica served again {back and round(back, 1)} s after docker start")
+    assert back is not None, "the restarted replica never received traffic from the gateway"
+    assert load.ok > 50
     # Target 0. Measured: 0 of 5,837, 1 of 5,559, 3 of 4,755 (a vLLM 500 "cannot schedule new
     # futures after shutdown" racing the replica's removal from rotation). Without the gateway's
     # retries about 15 % fail, so a 1 % bound still catches a broken failover.
-    assert len(failures) <= ok[0] // 100, failures[:5]
+    assert len(load.failures) <= load.ok // 100, load.failures[:5]
+
+
+def test_rolling_update_interrupted_between_replicas_then_completed(tmp_path, capsys):
+    """An operator changes a flag; the run dies (SIGKILL, as a lost controller) right after the first
+    replica was recreated; the next run completes the update. The role drains each replica at the
+    gateway before recreating it, so under steady load no request fails."""
+    change = {"vllm_max_num_seqs": 24}
+    old = {name: container(name)["Id"] for name in (REPLICA_0[0], REPLICA_1[0])}
+    started = time.monotonic()
+    with SteadyLoad() as load:
+        with open(tmp_path / "interrupted.log", "w") as log:
+            run = subprocess.Popen(playbook_command("converge.yml", change), stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+            while container(REPLICA_0[0])["Id"] == old[REPLICA_0[0]]:
+                assert run.poll() is None, (tmp_path / "interrupted.log").read_text()[-3000:]
+                time.sleep(0.5)
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+        left = gateway_status()
+        second = subprocess.run(playbook_command("converge.yml", change), capture_output=True, text=True,
+                                timeout=900, check=False)
+    took = time.monotonic() - started
+    with capsys.disabled():
+        print(f"\n[rolling update, interrupted and completed] {load.ok} requests, {len(load.failures)} failed, "
+              f"{round(took)} s (failures from {load.first_failure} s to {load.last_failure} s); "
+              f"the interrupted run left the gateway with {left}")
+    assert second.returncode == 0, second.stdout[-3000:]
+    # The interrupted run had taken the first replica out of rotation (drained) and left the second alone.
+    assert left[REPLICA_0[0]] == "MAINT" and left[REPLICA_1[0]].startswith("UP"), left
+    assert container(REPLICA_1[0])["Id"] != old[REPLICA_1[0]], "the second run did not complete the update"
+    for name in (REPLICA_0[0], REPLICA_1[0]):
+        args = container(name)["Args"]
+        assert "--max-num-seqs" in args and args[args.index("--max-num-seqs") + 1] == "24", args
+    assert set(gateway_status().values()) == {"UP"}
+    assert load.ok > 50
+    assert load.failures == [], (load.failures[:5], second.stdout[-4000:])
