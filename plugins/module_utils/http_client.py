@@ -263,6 +263,15 @@ class HttpClient:
                 digest.update(chunk)
                 size += len(chunk)
             fileobj.flush()
+            # http.client's read(amt) ends quietly when the connection drops before Content-Length
+            # bytes arrived: count them, so a cut download is resumed rather than taken as whole.
+            announced = resp_headers.get("content-length", "")
+            if announced.isdigit() and size - have < int(announced):  # have: 0 after a 200
+                raise EndpointError(
+                    "connection",
+                    "the connection to %s closed after %d of %d bytes" % (url, size - have, int(announced)),
+                    url=url,
+                )
         finally:
             close = getattr(resp, "close", None)
             if close:

