@@ -56,7 +56,17 @@ for s in "${scenarios[@]}"; do
   fi
   phase "molecule scenario: $s"
   mkdir -p "$EMBEDOPS_CACHE/logs"
-  molecule test -s "$s" 2>&1 | tee "$EMBEDOPS_CACHE/logs/molecule-$s.log"
-  python scripts/no-secrets-in-log.py "$EMBEDOPS_CACHE/logs/molecule-$s.log" "molecule/$s"
+  # Verbose (-vvv) so the secret search below sees everything Ansible can print: module arguments,
+  # results, diffs. The whole output goes to the log; the console gets the task lines, recaps, test
+  # results and errors, and the log's last 300 lines when the scenario fails.
+  log_file="$EMBEDOPS_CACHE/logs/molecule-$s.log"
+  { ANSIBLE_VERBOSITY=3 molecule test -s "$s" 2>&1; echo $? > "$log_file.rc"; } | tee "$log_file" \
+    | { grep --line-buffered -E 'TASK \[|PLAY RECAP|: ok=[0-9]|PASSED|FAILED|SKIPPED|fatal:|ERROR|CRITICAL|\[(gateway failover|replica killed|rolling update|docker restart)' || true; }
+  if [ "$(cat "$log_file.rc")" != 0 ]; then
+    tail -n 300 "$log_file"
+    die "molecule scenario $s failed (the whole verbose output: $log_file)"
+  fi
+  log "scenario $s: $(wc -c < "$log_file") bytes of verbose output"
+  python scripts/no-secrets-in-log.py "$log_file" "molecule/$s"
 done
 phase "all tests passed"

@@ -26,7 +26,10 @@ WRONG_KEY = "appenv-wrong-key-5e8a01"
 
 def playbook(name, *args):
     command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(SCENARIO / name), *args]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    # The verbosity is the command's own: scripts/test.sh sets ANSIBLE_VERBOSITY for Molecule's runs,
+    # which would add to a -vvv here and print the -e values the verbose test looks for.
+    env = {k: v for k, v in os.environ.items() if k != "ANSIBLE_VERBOSITY"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False, env=env)
     return done.returncode, done.stdout + done.stderr
 
 
