@@ -59,6 +59,8 @@ ROLES = {
         "openai_backend_api_key": DOUBLE_KEY, "openai_backend_expected_dimension": DOUBLE_DIMENSION,
         "openai_backend_wait_timeout": 0,
     }, []),
+    "docker_engine_role": ("docker_engine", {"docker_engine_daemon_json": "{tmp}/docker/daemon.json"},
+                           ["{tmp}/docker"]),
 }
 SITE_UNTOUCHED = ["{tmp}/vllm", "{tmp}/app"]
 COMPONENTS = {"site": "site.yml"}

@@ -168,6 +168,17 @@ def test_oversized_request_refused_with_413():
     conn.close()
 
 
+def test_site_check_diff_on_the_converged_hosts_reports_no_change():
+    """site.yml in --check --diff on the converged hosts: every host's recap says changed=0."""
+    run = subprocess.run(playbook_command("converge.yml", {}) + ["--check", "--diff"], capture_output=True,
+                         text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stdout[-3000:]
+    recap = run.stdout[run.stdout.rindex("PLAY RECAP"):]
+    hosts = [line.split()[0] for line in recap.splitlines() if " ok=" in line]
+    assert sorted(hosts) == ["embedops-gw-app", "embedops-gw-host"], recap
+    assert recap.count(" changed=0 ") == 2 and " failed=0 " in recap, recap
+
+
 def test_replica_killed_under_load(capsys):
     """A crash, not a stop: the replica's main process gets SIGKILL from the host; Docker's restart
     policy brings it back and the gateway's health checks put it back in rotation. Target: 0 failed."""
