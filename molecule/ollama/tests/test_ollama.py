@@ -178,7 +178,7 @@ def test_the_gateway_spreads_requests_over_both_replicas():
                                                                      encoding_format="float")
     before = gateway_sessions()
     assert sorted(before) == sorted(REPLICAS), before
-    for _request in range(8):
+    for _ in range(8):
         answer = gateway.embeddings.create(model=MODEL, input="through the gateway", encoding_format="float")
         assert max(abs(x - y) for x, y in zip(answer.data[0].embedding, direct.data[0].embedding)) < 1e-6
     after = gateway_sessions()
