@@ -86,13 +86,6 @@ class SteadyLoad:
                     self.last_failure = round(time.monotonic() - self._begin, 1)
                     self.first_failure = self.first_failure or self.last_failure
 
-    def kinds(self):
-        """Each kind of failure seen, with its count: printed with the figures, so a stray one is explained."""
-        counts = {}
-        for failure in self.failures:
-            counts[failure[:160]] = counts.get(failure[:160], 0) + 1
-        return counts
-
     def __enter__(self):
         for thread in self._threads:
             thread.start()
@@ -196,7 +189,7 @@ def test_replica_killed_under_load(capsys):
         back = serving_again(REPLICA_0, killed)
     with capsys.disabled():
         print(f"\n[replica killed] {load.ok} requests, {len(load.failures)} failed; "
-              f"replica served again {back and round(back, 1)} s after SIGKILL; failures: {load.kinds()}")
+              f"replica served again {back and round(back, 1)} s after SIGKILL")
     assert container(REPLICA_0[0])["RestartCount"] == restarts + 1, "Docker did not restart the killed replica"
     assert back is not None, "the killed replica never received traffic from the gateway again"
     assert load.ok > 50
@@ -213,7 +206,7 @@ def test_replica_stopped_and_started_under_load_loses_no_request(capsys):
         back = serving_again(REPLICA_1, time.monotonic())
     with capsys.disabled():
         print(f"\n[gateway failover] {load.ok} requests, {len(load.failures)} failed; "
-              f"replica served again {back and round(back, 1)} s after docker start; failures: {load.kinds()}")
+              f"replica served again {back and round(back, 1)} s after docker start")
     assert back is not None, "the restarted replica never received traffic from the gateway"
     assert load.ok > 50
     # Target 0. Measured: 0 of 5,837, 1 of 5,559, 3 of 4,755 (a vLLM 500 "cannot schedule new
