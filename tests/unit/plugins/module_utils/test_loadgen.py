@@ -8,7 +8,7 @@ import json
 
 import pytest
 from ansible_collections.embedops.embeddings.plugins.module_utils import loadgen
-from loadgen_double import MODEL, Double, closed_port, start
+from loadgen_double import MODEL, closed_port
 
 pytestmark = pytest.mark.skipif(not loadgen.HAS_AIOHTTP, reason="aiohttp is not installed")
 
@@ -19,14 +19,6 @@ REPORT_KEYS = {
     "prompt_tokens_avg", "input_tokens_per_s", "client_cpu_s", "client_cpu_percent", "client_cpu_ms_per_request",
     "loadavg_before", "loadavg_after", "cpu_count",
 }
-
-
-@pytest.fixture
-def double():
-    fake = Double()
-    fake.api_base, stop = start(fake)
-    yield fake
-    stop()
 
 
 def run(api_base, api_key=None, **spec):

@@ -1,28 +1,16 @@
 """embeddings_benchmark run through its main(), against the load generator's local double."""
 
 import json
-import os
-import sys
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.embedops.embeddings.plugins.module_utils import loadgen
 from ansible_collections.embedops.embeddings.plugins.modules import embeddings_benchmark
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "module_utils"))
-from loadgen_double import MODEL, Double, closed_port, start  # noqa: E402
+from loadgen_double import MODEL, closed_port  # on sys.path by tests/unit/plugins/conftest.py
 
 pytestmark = pytest.mark.skipif(not loadgen.HAS_AIOHTTP, reason="aiohttp is not installed")
 
 QUICK = {"warmup": 0, "duration": 0, "requests": 8, "input_tokens": 16, "concurrency": [2]}
-
-
-@pytest.fixture
-def double():
-    fake = Double()
-    fake.api_base, stop = start(fake)
-    yield fake
-    stop()
 
 
 def run_module(capsys, **args):
