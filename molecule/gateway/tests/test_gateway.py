@@ -86,6 +86,13 @@ class SteadyLoad:
                     self.last_failure = round(time.monotonic() - self._begin, 1)
                     self.first_failure = self.first_failure or self.last_failure
 
+    def kinds(self):
+        """Each kind of failure seen, with its count: printed with the figures, so a stray one is explained."""
+        counts = {}
+        for failure in self.failures:
+            counts[failure[:160]] = counts.get(failure[:160], 0) + 1
+        return counts
+
     def __enter__(self):
         for thread in self._threads:
             thread.start()
@@ -181,7 +188,7 @@ def test_site_check_diff_on_the_converged_hosts_reports_no_change():
 
 def test_replica_killed_under_load(capsys):
     """A crash, not a stop: the replica's main process gets SIGKILL from the host; Docker's restart
-    policy brings it back and the gateway's health checks put it back in rotation. Target: 0 failed."""
+    policy brings it back and the gateway's health checks put it back in rotation. No request fails."""
     restarts = container(REPLICA_0[0])["RestartCount"]
     with SteadyLoad() as load:
         os.kill(container(REPLICA_0[0])["State"]["Pid"], signal.SIGKILL)
@@ -189,16 +196,16 @@ def test_replica_killed_under_load(capsys):
         back = serving_again(REPLICA_0, killed)
     with capsys.disabled():
         print(f"\n[replica killed] {load.ok} requests, {len(load.failures)} failed; "
-              f"replica served again {back and round(back, 1)} s after SIGKILL")
+              f"replica served again {back and round(back, 1)} s after SIGKILL; failures: {load.kinds()}")
     assert container(REPLICA_0[0])["RestartCount"] == restarts + 1, "Docker did not restart the killed replica"
     assert back is not None, "the killed replica never received traffic from the gateway again"
     assert load.ok > 50
-    # Target 0; a request in flight on the killed replica is retried on the other by the gateway.
-    assert len(load.failures) <= load.ok // 100, load.failures[:5]
+    # A request in flight on the killed replica is retried on the other by the gateway.
+    assert load.failures == [], load.kinds()
 
 
 def test_replica_stopped_and_started_under_load_loses_no_request(capsys):
-    """Steady load from 4 clients; one replica stops, then starts again. Target: 0 failed (see below)."""
+    """Steady load from 4 clients; one replica stops, then starts again. No request fails."""
     with SteadyLoad() as load:
         docker("stop", REPLICA_1[0])
         time.sleep(5)
@@ -206,13 +213,13 @@ def test_replica_stopped_and_started_under_load_loses_no_request(capsys):
         back = serving_again(REPLICA_1, time.monotonic())
     with capsys.disabled():
         print(f"\n[gateway failover] {load.ok} requests, {len(load.failures)} failed; "
-              f"replica served again {back and round(back, 1)} s after docker start")
+              f"replica served again {back and round(back, 1)} s after docker start; failures: {load.kinds()}")
     assert back is not None, "the restarted replica never received traffic from the gateway"
     assert load.ok > 50
-    # Target 0. Measured: 0 of 5,837, 1 of 5,559, 3 of 4,755 (a vLLM 500 "cannot schedule new
-    # futures after shutdown" racing the replica's removal from rotation). Without the gateway's
-    # retries about 15 % fail, so a 1 % bound still catches a broken failover.
-    assert len(load.failures) <= load.ok // 100, load.failures[:5]
+    # A stopping vLLM answers 500 ("cannot schedule new futures after shutdown") while its /health
+    # still passes; the gateway retries those on the other replica. Before the gateway waited for
+    # whole bodies (option http-buffer-request) 1-3 in ~4,000 reached the client.
+    assert load.failures == [], load.kinds()
 
 
 def test_rolling_update_interrupted_between_replicas_then_completed(tmp_path, capsys):
