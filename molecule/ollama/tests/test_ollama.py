@@ -6,8 +6,10 @@ published ports answer on 127.0.0.1 both inside the instance and here, where the
 openai client runs.
 """
 
+import csv
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -157,6 +159,30 @@ def test_base64_default_of_official_client_decodes_to_same_vectors():
     as_float = api.embeddings.create(model=MODEL, input=text, encoding_format="float").data[0].embedding
     default = api.embeddings.create(model=MODEL, input=text).data[0].embedding
     assert max(abs(x - y) for x, y in zip(as_float, default)) < 1e-6
+
+
+def gateway_sessions():
+    """{server: requests served} at the gateway, from HAProxy's runtime API (its socket is on the shared path)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect("/var/lib/embedops-molecule/ollama-gateway-run/admin.sock")
+        sock.sendall(b"show stat\n")
+        data = b"".join(iter(lambda: sock.recv(65536), b"")).decode()
+    return {row["svname"]: int(row["stot"]) for row in csv.DictReader(data.lstrip("# ").splitlines())
+            if row["pxname"] == "replicas" and row["svname"] not in ("FRONTEND", "BACKEND")}
+
+
+def test_the_gateway_spreads_requests_over_both_replicas():
+    """The gateway role in front of the Ollama replicas: one endpoint, the same vectors, both replicas used."""
+    gateway = openai.OpenAI(base_url="http://127.0.0.1:21480/v1", api_key="unused", timeout=30, max_retries=0)
+    direct = client(REPLICAS["molecule-ollama-0"]).embeddings.create(model=MODEL, input="through the gateway",
+                                                                     encoding_format="float")
+    before = gateway_sessions()
+    assert sorted(before) == sorted(REPLICAS), before
+    for _round in range(8):
+        answer = gateway.embeddings.create(model=MODEL, input="through the gateway", encoding_format="float")
+        assert max(abs(x - y) for x, y in zip(answer.data[0].embedding, direct.data[0].embedding)) < 1e-6
+    after = gateway_sessions()
+    assert all(after[name] > before[name] for name in REPLICAS), (before, after)
 
 
 @pytest.mark.parametrize(
