@@ -393,6 +393,20 @@ def parse_keep_alive(value, default):
     return FOREVER if sign < 0 else seconds
 
 
+def keep_alive_from_env(value):
+    """OLLAMA_KEEP_ALIVE as Ollama's envconfig reads it: a Go duration, else whole seconds
+    ("300"); negative means forever. Unlike the API field, a plain number in the string is allowed."""
+    if value is None:
+        return DEFAULT_KEEP_ALIVE
+    try:
+        return parse_keep_alive(value, DEFAULT_KEEP_ALIVE)
+    except ApiError:
+        if re.fullmatch(r"[+-]?[0-9]+", value.strip()):
+            seconds = int(value.strip())
+            return FOREVER if seconds < 0 else float(seconds)
+        raise
+
+
 # --------------------------------------------------------------------------------------------
 # Errors
 
@@ -1592,7 +1606,7 @@ def server_arguments(argv):
 
 def serve(argv):
     args = server_arguments(argv)
-    keep_alive = parse_keep_alive(os.environ.get("OLLAMA_KEEP_ALIVE") or None, DEFAULT_KEEP_ALIVE)
+    keep_alive = keep_alive_from_env(os.environ.get("OLLAMA_KEEP_ALIVE") or None)
     server = OllamaDoubleServer(
         (args.host, args.port), args.models_dir, args.registry_dir, version=args.server_version,
         pull_steps=args.pull_steps, pull_step_delay=args.pull_step_delay, embed_delay=args.embed_delay,

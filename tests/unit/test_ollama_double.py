@@ -383,6 +383,18 @@ def test_ps_lists_loaded_models_until_keep_alive_ends(double):
     )
 
 
+@pytest.mark.parametrize("value, seconds", [("300", 300.0), ("5m", 300.0), ("1h30m", 5400.0), ("0", 0.0),
+                                            ("-1", math.inf), ("-1m", math.inf), (None, 300.0)])
+def test_keep_alive_from_the_environment_takes_plain_seconds_as_ollama_does(value, seconds):
+    """OLLAMA_KEEP_ALIVE: a Go duration or whole seconds (the API's keep_alive string refuses "300", above)."""
+    assert ollama_double.keep_alive_from_env(value) == seconds
+
+
+def test_keep_alive_from_the_environment_refuses_nonsense():
+    with pytest.raises(ollama_double.ApiError, match='invalid duration "soon"'):
+        ollama_double.keep_alive_from_env("soon")
+
+
 def test_gguf_metadata_round_trip(tmp_path):
     path = str(tmp_path / "m.gguf")
     metadata = {"general.architecture": "bert", "bert.embedding_length": 16, "general.name": "m",
