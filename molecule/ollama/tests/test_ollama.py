@@ -219,3 +219,16 @@ def test_preflight_refuses_naming_the_variable(extra_vars, message):
     run = run_preflight(extra_vars)
     assert run.returncode != 0
     assert message in run.stdout + run.stderr, run.stdout + run.stderr
+
+
+def test_health_playbook_reports_both_replicas_and_the_gateway():
+    """playbooks/health.yml with this scenario's inventory: one report, Ollama's replicas and the gateway in front."""
+    command = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+               str(SCENARIO.parent.parent / "playbooks" / "health.yml")]
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_VERBOSITY="0")
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, check=False)
+    result = json.loads(done.stdout[done.stdout.index("{"):])
+    reports = [task["hosts"]["localhost"]["msg"] for play in result["plays"] for task in play["tasks"]
+               if task["task"]["name"] == "Health of the embedding service"]
+    assert done.returncode == 0, reports or done.stdout[-2000:]
+    assert reports == [{"molecule-ollama-0": "ok", "molecule-ollama-1": "ok", "gateway embedops-ollama-host": "ok"}]
