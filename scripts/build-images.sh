@@ -15,10 +15,15 @@ images_dir="$EMBEDOPS_ROOT/tests/images"
 packages="python3,python3-apt,sudo,ca-certificates,iproute2,procps"
 
 # The Debian mirror this host already uses, so the image sees the same archive.
+# Under pipefail no reader here may stop early (`head` would kill its writer with SIGPIPE), and a
+# grep that matches nothing, or a sources.list that does not exist (deb822 only), must not fail it.
 debian_mirror() {
-  local m
-  m="$(grep -rhv '^[[:space:]]*#' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
-      | grep -oE 'https?://[^ ]*debian[^ ]*' | grep -v -- '-security' | head -1)"
+  local urls u m=""
+  urls="$(grep -rhv '^[[:space:]]*#' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
+          | grep -oE 'https?://[^ ]*debian[^ ]*' || true)"
+  for u in $urls; do
+    case "$u" in *-security*) ;; *) m="$u"; break ;; esac
+  done
   echo "${m:-http://deb.debian.org/debian}"
 }
 

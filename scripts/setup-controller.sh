@@ -57,4 +57,6 @@ fi
 # Expose this working tree as the collection embedops.embeddings.
 mkdir -p "$EMBEDOPS_COLLECTIONS/ansible_collections/embedops"
 ln -sfn "$EMBEDOPS_ROOT" "$EMBEDOPS_COLLECTIONS/ansible_collections/embedops/embeddings"
-"$EMBEDOPS_VENV/bin/ansible" --version | head -1 >&2
+# sed reads all of its input: `head -1` would close the pipe while ansible still writes, and under
+# pipefail its BrokenPipeError fails the whole script.
+"$EMBEDOPS_VENV/bin/ansible" --version | sed -n 1p >&2
