@@ -35,8 +35,17 @@ Unknown keys are reported by config_errors, so a misspelt variable does not pass
   shm_size                    cpu "512m"; gpu "8g"     docker /dev/shm size; the gpu default only applies when
                               when tp > 1              tensor_parallel_size > 1 without ipc_host
   cpus                        None                     CPU ids ([0, 1], ["0-7"] or "0-7,16-23") split between replicas
-  cpu_threads_bind            True                     export VLLM_CPU_OMP_THREADS_BIND with each replica's CPUs
-  cpu_kvcache_space_gib       None                     VLLM_CPU_KVCACHE_SPACE
+  cpu_sets                    None                     one cpuset per replica (["0-27,56-83", "28-55,84-111"]): exact
+                                                       placement, for example one replica per NUMA node; instead of cpus
+  cpu_threads_bind            True when pinned         export VLLM_CPU_OMP_THREADS_BIND with each replica's CPUs (every
+                                                       CPU of its set); false: vLLM binds one thread per physical core
+                                                       of the container's cpuset itself ("auto")
+  cpu_reserved                None (vLLM: 1)           VLLM_CPU_NUM_OF_RESERVED_CPU: cores of a replica kept free of
+                                                       compute threads for the API server (auto binding only)
+  cpu_omp_wait_policy         None                     OMP_WAIT_POLICY: PASSIVE puts idle compute threads to sleep
+                                                       at once instead of spinning on cores the API server needs
+  cpu_kvcache_space_gib       1 on cpu                 VLLM_CPU_KVCACHE_SPACE in GiB; vLLM's own default (unset)
+                                                       reserves 90 % of the node's memory, so it is always set
   enforce_eager               True on cpu              --enforce-eager
   shutdown_timeout            None                     seconds to drain on stop; rendered for vLLM >= 0.18.0 only
   api_server_count            None                     rendered when > 1; only `vllm serve` starts several API
@@ -77,10 +86,14 @@ POOLER_TASK_SINCE = (0, 21, 0)
 SHUTDOWN_TIMEOUT_SINCE = (0, 18, 0)
 
 PROFILES = ("cpu", "gpu")
+OMP_WAIT_POLICIES = ("ACTIVE", "PASSIVE")
 DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
 VLLM_DEFAULT_GPU_MEMORY_UTILIZATION = 0.9
 # vLLM on CPU reserves 160 + 240 MiB of /dev/shm; Docker's 64 MiB default kills the engine.
 CPU_MIN_SHM_SIZE = "512m"
+# Unset, vLLM's CPU backend reserves --gpu-memory-utilization (0.9) of the node's memory; an embedding model needs
+# a small pool (encoders keep no KV cache between steps).
+CPU_DEFAULT_KVCACHE_GIB = 1
 # Flags the role sets itself, and the variable to use instead.
 OWNED_FLAGS = {
     "--model": "vllm_model or vllm_model_path_in_container",
@@ -107,7 +120,8 @@ DEFAULTS = {
     "known_model": None, "served_model_name": None, "hf_overrides": None, "convert": None, "dtype": None,
     "max_model_len": None, "max_num_seqs": None, "max_num_batched_tokens": None, "enable_chunked_prefill": None,
     "tensor_parallel_size": 1, "gpu_ids": None, "gpu_memory_utilization": None, "ipc_host": False,
-    "shm_size": None, "cpus": None, "cpu_threads_bind": True, "cpu_kvcache_space_gib": None,
+    "shm_size": None, "cpus": None, "cpu_sets": None, "cpu_threads_bind": None, "cpu_reserved": None,
+    "cpu_omp_wait_policy": None, "cpu_kvcache_space_gib": None,
     "enforce_eager": None, "shutdown_timeout": None, "api_server_count": None,
     "allow_long_max_model_len": False, "hf_token_file_in_container": None, "api_key_enabled": False,
     "api_key": None, "extra_args": (), "extra_env": {}, "replicas": 1, "port": 8000, "ports": None,
@@ -117,6 +131,7 @@ DEFAULTS = {
 MINIMUMS = {
     "replicas": 1, "port": 1, "tensor_parallel_size": 1, "max_model_len": 1, "max_num_seqs": 1,
     "max_num_batched_tokens": 1, "api_server_count": 1, "shutdown_timeout": 0, "cpu_kvcache_space_gib": 0,
+    "cpu_reserved": 0,
 }
 BOOLEANS = ("model_is_local", "enable_chunked_prefill", "ipc_host", "cpu_threads_bind", "enforce_eager",
             "allow_long_max_model_len", "api_key_enabled")
@@ -157,7 +172,8 @@ def plan_replicas(cfg):
     host = s["advertise_host"] or ("127.0.0.1" if ipaddress.ip_address(bind).is_unspecified else bind)
     ipc_mode = "host" if tp > 1 and s["ipc_host"] else None
     shm_size = s["shm_size"] or (None if ipc_mode else CPU_MIN_SHM_SIZE if not gpu else "8g" if tp > 1 else None)
-    cpu_shares = _split(s["cpus"], count) if not gpu and s["cpus"] else [None] * count
+    cpu_shares = (s["cpu_sets"] if not gpu and s["cpu_sets"] else
+                  split_evenly(s["cpus"], count) if not gpu and s["cpus"] else [None] * count)
     replicas = []
     for i, port in enumerate(ports):
         env = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
@@ -167,11 +183,17 @@ def plan_replicas(cfg):
             env["VLLM_ALLOW_LONG_MAX_MODEL_LEN"] = "1"
         if s["hf_token_file_in_container"]:
             env["HF_TOKEN_PATH"] = str(s["hf_token_file_in_container"])
-        if not gpu and s["cpu_kvcache_space_gib"] is not None:
-            env["VLLM_CPU_KVCACHE_SPACE"] = str(s["cpu_kvcache_space_gib"])
-        if cpu_shares[i] and s["cpu_threads_bind"]:
+        if not gpu:
+            kv_gib = s["cpu_kvcache_space_gib"]
+            env["VLLM_CPU_KVCACHE_SPACE"] = str(CPU_DEFAULT_KVCACHE_GIB if kv_gib is None else kv_gib)
+        if cpu_shares[i] and s["cpu_threads_bind"] is not False:
             # One CPU range per tensor-parallel rank, separated by "|".
-            env["VLLM_CPU_OMP_THREADS_BIND"] = "|".join(_cpuset(part) for part in _split(cpu_shares[i], tp))
+            env["VLLM_CPU_OMP_THREADS_BIND"] = "|".join(
+                cpuset_text(part) for part in split_evenly(cpu_shares[i], tp))
+        if not gpu and s["cpu_reserved"] is not None:
+            env["VLLM_CPU_NUM_OF_RESERVED_CPU"] = str(s["cpu_reserved"])
+        if not gpu and s["cpu_omp_wait_policy"]:
+            env["OMP_WAIT_POLICY"] = s["cpu_omp_wait_policy"]
         env.update((str(k), str(v)) for k, v in s["extra_env"].items())
         if not gpu:
             device_requests = None
@@ -191,7 +213,7 @@ def plan_replicas(cfg):
             "device_requests": device_requests,
             "ipc_mode": ipc_mode,
             "shm_size": shm_size,
-            "cpuset_cpus": _cpuset(cpu_shares[i]) if cpu_shares[i] else None,
+            "cpuset_cpus": cpuset_text(cpu_shares[i]) if cpu_shares[i] else None,
             "url": "http://%s:%d/v1" % (_host(host), port),
             # How a gateway reaches it: by container name on a shared Docker network, or published.
             "container_address": "%s:%d" % (name, CONTAINER_PORT),
@@ -332,6 +354,25 @@ def _gpu_errors(s, count, tp, gpu_count):
 
 def _cpu_errors(s, count, tp):
     errors = []
+    if s["cpu_sets"]:
+        if s["cpus"]:
+            errors.append("vllm_cpus and vllm_cpu_sets are both set: list the CPUs to share out in vllm_cpus, or give "
+                          "each replica its own set in vllm_cpu_sets, not both")
+        if len(s["cpu_sets"]) != count:
+            errors.append("vllm_cpu_sets lists %d sets for %d replicas (vllm_replicas): give one set per replica"
+                          % (len(s["cpu_sets"]), count))
+        seen = {}
+        for i, ids in enumerate(s["cpu_sets"]):
+            for cpu in ids:
+                if cpu in seen and seen[cpu] != i:
+                    errors.append("vllm_cpu_sets gives CPU %d to replicas %d and %d: replicas that share a core stall "
+                                  "each other; give each its own CPUs" % (cpu, seen[cpu], i))
+                    return errors
+                seen[cpu] = i
+            if len(ids) < tp:
+                errors.append("vllm_cpu_sets gives replica %d %d CPUs, fewer than vllm_tensor_parallel_size (%d)"
+                              % (i, len(ids), tp))
+        return errors
     if s["cpus"] and len(s["cpus"]) < count * tp:
         errors.append("vllm_cpus has %d CPUs, fewer than vllm_replicas (%d) x vllm_tensor_parallel_size (%d): "
                       "list more CPUs or lower vllm_replicas" % (len(s["cpus"]), count, tp))
@@ -379,10 +420,18 @@ def _normalise(cfg):
              "a list of GPU ids")
     if s["cpus"] is not None:
         read("cpus", _cpu_ids, "a list of CPU ids such as [0, 1] or a cpuset such as \"0-7,16-23\"")
+    if s["cpu_sets"] is not None:
+        read("cpu_sets", lambda v: [_cpu_ids(part) for part in _as_list(v)],
+             "a list with one cpuset per replica, such as [\"0-3\", \"4-7\"]")
     read("extra_args", lambda v: [_as_str(a) for a in _as_list(v)], "a list of strings")
     read("extra_env", _as_dict, "a dict of variable names to values")
     if s["hf_overrides"] is not None:
         read("hf_overrides", _as_dict, "a dict (a YAML mapping, not JSON text)")
+    if s["cpu_omp_wait_policy"] is not None:
+        s["cpu_omp_wait_policy"] = str(s["cpu_omp_wait_policy"]).upper()
+        if s["cpu_omp_wait_policy"] not in OMP_WAIT_POLICIES:
+            errors.append("vllm_cpu_omp_wait_policy %r is not one of %s" % (s["cpu_omp_wait_policy"],
+                                                                          ", ".join(OMP_WAIT_POLICIES)))
     if s["profile"] not in PROFILES:
         errors.append("vllm_profile %r is not one of %s" % (s["profile"], ", ".join(PROFILES)))
     try:
@@ -498,7 +547,7 @@ def _cpu_ids(value):
     return ids
 
 
-def _cpuset(ids):
+def cpuset_text(ids):
     """Docker/OpenMP cpuset text for CPU ids: [0, 1, 2, 5] -> "0-2,5"."""
     runs = []
     for cpu in ids:
@@ -509,7 +558,7 @@ def _cpuset(ids):
     return ",".join(str(low) if low == high else "%d-%d" % (low, high) for low, high in runs)
 
 
-def _split(items, parts):
+def split_evenly(items, parts):
     """items in `parts` consecutive slices whose lengths differ by at most one."""
     size, extra = divmod(len(items), parts)
     slices, start = [], 0

@@ -29,7 +29,7 @@ def test_bge_m3_on_eight_h100_one_replica_per_gpu():
     assert result["settings"] == {
         "dtype": "bfloat16", "max_model_len": 8192, "max_num_seqs": 1024, "max_num_batched_tokens": 8192,
         "tensor_parallel_size": 1, "replicas": 8, "gpu_memory_utilization": 0.9,
-        "gpu_ids": ["0", "1", "2", "3", "4", "5", "6", "7"],
+        "gpu_ids": ["0", "1", "2", "3", "4", "5", "6", "7"], "api_server_count": 1,
     }
     assert sorted(result["chosen"]) == sorted(result["settings"])
     assert result["estimate"]["weights"] == pytest.approx(1.06, abs=0.01)  # 567.8M x 2 bytes
@@ -69,8 +69,9 @@ def test_explicit_settings_win_and_are_reported_as_set():
     assert result["settings"] == {
         "dtype": "float16", "max_model_len": 4096, "max_num_seqs": 64, "max_num_batched_tokens": 16384,
         "tensor_parallel_size": 1, "replicas": 2, "gpu_memory_utilization": 0.5, "gpu_ids": ["6", "7"],
+        "api_server_count": 1,
     }
-    assert result["chosen"] == ["tensor_parallel_size"]
+    assert result["chosen"] == ["tensor_parallel_size", "api_server_count"]
     assert "dtype: float16, as set (vllm_dtype)" in result["reasons"]
 
 
