@@ -142,3 +142,24 @@ def _number(text, field, row):
         return int(float(text))
     except ValueError:
         raise NvidiaSmiError("nvidia-smi printed %r for %s, not a number: %r" % (text, field, ", ".join(row))) from None
+
+
+def read(run, binary):
+    """The facts from one host's nvidia-smi, run through run(argv) -> (rc, stdout, stderr).
+
+    Asks again without a field an older driver does not know (compute_cap before 510); the gpu_facts module and
+    scripts/gpu-check.sh both read the GPUs this way.
+    """
+    fields = list(QUERY_FIELDS)
+    while True:
+        rc, out, err = run(query_command(binary, fields))
+        field = unsupported_field(out + err)
+        if rc == 0 or field not in fields or field in ("index", "memory.total"):
+            break
+        fields.remove(field)
+    header = ""
+    if rc == 0:
+        header_rc, header, dummy = run([binary])
+        if header_rc != 0:
+            header = ""
+    return gpu_facts(rc, out, err, header, fields)

@@ -154,29 +154,14 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.embedops.embeddings.plugins.module_utils.nvidia_smi import (
     EXTRA_DIRS,
-    QUERY_FIELDS,
     NvidiaSmiError,
-    gpu_facts,
-    query_command,
-    unsupported_field,
+    read,
 )
 
 
 def read_gpus(module, binary):
-    """The facts from one host's nvidia-smi; asks again without a field an older driver does not know."""
-    fields = list(QUERY_FIELDS)
-    while True:
-        rc, out, err = module.run_command(query_command(binary, fields), environ_update={"LC_ALL": "C"})
-        field = unsupported_field(out + err)
-        if rc == 0 or field not in fields or field in ("index", "memory.total"):
-            break
-        fields.remove(field)
-    header = ""
-    if rc == 0:
-        header_rc, header, dummy = module.run_command([binary], environ_update={"LC_ALL": "C"})
-        if header_rc != 0:
-            header = ""
-    return gpu_facts(rc, out, err, header, fields)
+    """The facts from one host's nvidia-smi (the C locale, so numbers and messages read the same everywhere)."""
+    return read(lambda argv: module.run_command(argv, environ_update={"LC_ALL": "C"}), binary)
 
 
 def main():
