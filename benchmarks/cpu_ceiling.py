@@ -6,8 +6,8 @@
    cpusets together), for each dtype in --dtypes and each batch size in --batches; the best texts/s per input
    length is the ceiling (benchmarks/_inprocess_ceiling.py). Inputs are the load generator's own
    (loadgen.make_inputs), the same texts the service gets.
-3. Service: the collection's load generator (closed loop, --concurrency in flight) at each input length and each
-   number of inputs per request (--inputs-per-request), through the published port.
+3. Service: the collection's load generator (closed loop, about --concurrency inputs in flight) at each input
+   length and each number of inputs per request (--inputs-per-request), through the published ports.
 4. Prints, per case, the service's inputs/s, the ceiling and their ratio, and writes it all to --json.
 
     make deploy
@@ -124,11 +124,14 @@ def main():
             reports = []
             for replica in found:
                 api_base = "http://%s:%d/v1" % (replica["host"], replica["port"])
-                spec = dict(concurrency=args.concurrency, duration=args.duration, warmup=args.warmup,
+                # About the same inputs in flight whatever the request size, and a window long enough for
+                # several answers of the slowest requests.
+                spec = dict(concurrency=max(2, args.concurrency // per_request),
+                            duration=args.duration * (2 if per_request > 1 else 1), warmup=args.warmup,
                             input_tokens=tokens, inputs_per_request=per_request, timeout=300)
                 reports.append((api_base, spec))
             # Every replica at once, each with its share of the load, as a gateway would spread it.
-            served = run_all(reports, model, args.concurrency)
+            served = run_all(reports, model)
             top = best[tokens]
             results.append({"tokens": tokens, "inputs_per_request": per_request, "service_inputs_per_s": served[0],
                             "service_qps": served[1], "errors": served[2], "ceiling_texts_per_s": top["texts_per_s"],
@@ -151,14 +154,14 @@ def main():
     return 0
 
 
-def run_all(targets, model, concurrency):
-    """Load every replica at once (concurrency shared out); (inputs/s, requests/s, failed) summed over them."""
+def run_all(targets, model):
+    """Load every replica at once (the spec's concurrency shared out); (inputs/s, requests/s, failed) summed."""
     import threading
 
-    share = max(1, concurrency // len(targets))
     out = [None] * len(targets)
 
     def one(i, api_base, spec):
+        share = max(1, spec["concurrency"] // len(targets))
         out[i] = loadgen.LoadGenerator(api_base, model, name="replica-%d" % i).run(dict(spec, concurrency=share))
 
     threads = [threading.Thread(target=one, args=(i, base, spec)) for i, (base, spec) in enumerate(targets)]
