@@ -5,7 +5,6 @@ import os
 import stat
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.embedops.embeddings.plugins.modules import docker_daemon_config as ddc
 
 NVIDIA = {"runtimes": {"nvidia": {"path": "nvidia-container-runtime", "args": []}}}
@@ -17,16 +16,6 @@ BY_HAND = {
 }
 
 
-def run_module(capsys, args, check=False, diff=False):
-    args = dict(args)
-    if check:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    capsys.readouterr()
-    with patch_module_args(args), pytest.raises(SystemExit) as exc:
-        ddc.main()
-    return exc.value.code, json.loads(capsys.readouterr().out)
 
 
 @pytest.fixture
@@ -38,8 +27,8 @@ def daemon_json(tmp_path):
     return path
 
 
-def test_merge_keeps_keys_set_by_hand(capsys, daemon_json):
-    rc, result = run_module(capsys, {"path": str(daemon_json), "settings": NVIDIA})
+def test_merge_keeps_keys_set_by_hand(run_main, daemon_json):
+    rc, result = run_main(ddc.main, {"path": str(daemon_json), "settings": NVIDIA})
     assert rc == 0 and result["changed"] is True
     assert result["changed_keys"] == ["runtimes"]
     written = json.loads(daemon_json.read_text())
@@ -50,24 +39,24 @@ def test_merge_keeps_keys_set_by_hand(capsys, daemon_json):
     assert result["config"] == written
 
 
-def test_second_run_changes_nothing_and_does_not_rewrite(capsys, daemon_json):
-    run_module(capsys, {"path": str(daemon_json), "settings": NVIDIA})
+def test_second_run_changes_nothing_and_does_not_rewrite(run_main, daemon_json):
+    run_main(ddc.main, {"path": str(daemon_json), "settings": NVIDIA})
     before = os.stat(str(daemon_json))
-    rc, result = run_module(capsys, {"path": str(daemon_json), "settings": NVIDIA})
+    rc, result = run_main(ddc.main, {"path": str(daemon_json), "settings": NVIDIA})
     assert rc == 0 and result["changed"] is False and result["changed_keys"] == []
     assert os.stat(str(daemon_json)).st_ino == before.st_ino
 
 
-def test_formatting_alone_is_no_change(capsys, daemon_json):
+def test_formatting_alone_is_no_change(run_main, daemon_json):
     daemon_json.write_text(json.dumps(dict(BY_HAND, **NVIDIA), separators=(",", ":"), sort_keys=True))
     text = daemon_json.read_text()
-    rc, result = run_module(capsys, {"path": str(daemon_json), "settings": NVIDIA})
+    rc, result = run_main(ddc.main, {"path": str(daemon_json), "settings": NVIDIA})
     assert result["changed"] is False and daemon_json.read_text() == text
 
 
-def test_check_mode_and_diff_write_nothing(capsys, daemon_json):
+def test_check_mode_and_diff_write_nothing(run_main, daemon_json):
     text = daemon_json.read_text()
-    rc, result = run_module(capsys, {"path": str(daemon_json), "settings": {"default-runtime": "nvidia"}},
+    rc, result = run_main(ddc.main, {"path": str(daemon_json), "settings": {"default-runtime": "nvidia"}},
                             check=True, diff=True)
     assert rc == 0 and result["changed"] is True
     assert daemon_json.read_text() == text
@@ -76,19 +65,19 @@ def test_check_mode_and_diff_write_nothing(capsys, daemon_json):
     assert result["diff"]["before_header"] == str(daemon_json)
 
 
-def test_lists_are_replaced_not_appended(capsys, daemon_json):
-    run_module(capsys, {"path": str(daemon_json), "settings": {"registry-mirrors": ["https://other.example"]}})
+def test_lists_are_replaced_not_appended(run_main, daemon_json):
+    run_main(ddc.main, {"path": str(daemon_json), "settings": {"registry-mirrors": ["https://other.example"]}})
     assert json.loads(daemon_json.read_text())["registry-mirrors"] == ["https://other.example"]
 
 
-def test_nested_dicts_merge_at_any_depth(capsys, daemon_json):
-    run_module(capsys, {"path": str(daemon_json), "settings": {"log-opts": {"max-size": "50m"}}})
+def test_nested_dicts_merge_at_any_depth(run_main, daemon_json):
+    run_main(ddc.main, {"path": str(daemon_json), "settings": {"log-opts": {"max-size": "50m"}}})
     assert json.loads(daemon_json.read_text())["log-opts"] == {"max-size": "50m", "max-file": "3"}
 
 
-def test_remove_keys_dotted_and_list_forms(capsys, daemon_json):
-    run_module(capsys, {"path": str(daemon_json), "settings": dict(NVIDIA, **{"default-runtime": "nvidia"})})
-    rc, result = run_module(capsys, {"path": str(daemon_json),
+def test_remove_keys_dotted_and_list_forms(run_main, daemon_json):
+    run_main(ddc.main, {"path": str(daemon_json), "settings": dict(NVIDIA, **{"default-runtime": "nvidia"})})
+    rc, result = run_main(ddc.main, {"path": str(daemon_json),
                                      "remove_keys": ["default-runtime", ["runtimes", "crun"], "log-opts.max-file",
                                                      "not.there"]})
     assert rc == 0 and result["changed"] is True
@@ -96,36 +85,36 @@ def test_remove_keys_dotted_and_list_forms(capsys, daemon_json):
     written = json.loads(daemon_json.read_text())
     assert "default-runtime" not in written and list(written["runtimes"]) == ["nvidia"]
     assert written["log-opts"] == {"max-size": "10m"}
-    rc, result = run_module(capsys, {"path": str(daemon_json), "remove_keys": ["default-runtime"]})
+    rc, result = run_main(ddc.main, {"path": str(daemon_json), "remove_keys": ["default-runtime"]})
     assert result["changed"] is False
 
 
-def test_missing_file_and_directory_are_created(capsys, tmp_path):
+def test_missing_file_and_directory_are_created(run_main, tmp_path):
     path = tmp_path / "etc" / "docker" / "daemon.json"
-    rc, result = run_module(capsys, {"path": str(path), "settings": NVIDIA})
+    rc, result = run_main(ddc.main, {"path": str(path), "settings": NVIDIA})
     assert rc == 0 and result["changed"] is True
     assert json.loads(path.read_text()) == NVIDIA
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert path.read_text().endswith("}\n")
 
 
-def test_read_only_call_returns_the_config(capsys, daemon_json, tmp_path):
-    rc, result = run_module(capsys, {"path": str(daemon_json)}, check=True)
+def test_read_only_call_returns_the_config(run_main, daemon_json, tmp_path):
+    rc, result = run_main(ddc.main, {"path": str(daemon_json)}, check=True)
     assert rc == 0 and result["changed"] is False and result["config"] == BY_HAND
-    rc, result = run_module(capsys, {"path": str(tmp_path / "none.json")})
+    rc, result = run_main(ddc.main, {"path": str(tmp_path / "none.json")})
     assert rc == 0 and result["changed"] is False and result["config"] == {}
     assert not (tmp_path / "none.json").exists()
 
 
-def test_empty_file_counts_as_empty_object(capsys, daemon_json):
+def test_empty_file_counts_as_empty_object(run_main, daemon_json):
     daemon_json.write_text("\n")
-    rc, result = run_module(capsys, {"path": str(daemon_json), "settings": NVIDIA})
+    rc, result = run_main(ddc.main, {"path": str(daemon_json), "settings": NVIDIA})
     assert rc == 0 and json.loads(daemon_json.read_text()) == NVIDIA
 
 
-def test_backup_keeps_the_old_file(capsys, daemon_json):
+def test_backup_keeps_the_old_file(run_main, daemon_json):
     old = daemon_json.read_text()
-    rc, result = run_module(capsys, {"path": str(daemon_json), "settings": NVIDIA, "backup": True})
+    rc, result = run_main(ddc.main, {"path": str(daemon_json), "settings": NVIDIA, "backup": True})
     assert rc == 0 and result["backup_file"].startswith(str(daemon_json) + ".")
     with open(result["backup_file"]) as f:
         assert f.read() == old
@@ -135,16 +124,16 @@ def test_backup_keeps_the_old_file(capsys, daemon_json):
     ('{"log-driver": "json-file",}', "is not valid JSON"),
     ("[1, 2]", "holds a JSON list, not an object"),
 ])
-def test_broken_file_is_an_error_naming_it_and_nothing_is_written(capsys, daemon_json, text, words):
+def test_broken_file_is_an_error_naming_it_and_nothing_is_written(run_main, daemon_json, text, words):
     daemon_json.write_text(text)
-    rc, result = run_module(capsys, {"path": str(daemon_json), "settings": NVIDIA})
+    rc, result = run_main(ddc.main, {"path": str(daemon_json), "settings": NVIDIA})
     assert rc == 1 and result["failed"] is True
     assert str(daemon_json) in result["msg"] and words in result["msg"]
     assert daemon_json.read_text() == text
 
 
-def test_bad_remove_key_and_mode(capsys, daemon_json):
-    rc, result = run_module(capsys, {"path": str(daemon_json), "remove_keys": ["runtimes..nvidia"]})
+def test_bad_remove_key_and_mode(run_main, daemon_json):
+    rc, result = run_main(ddc.main, {"path": str(daemon_json), "remove_keys": ["runtimes..nvidia"]})
     assert rc == 1 and "remove_keys entry" in result["msg"]
-    rc, result = run_module(capsys, {"path": str(daemon_json), "mode": "rw-r--r--"})
+    rc, result = run_main(ddc.main, {"path": str(daemon_json), "mode": "rw-r--r--"})
     assert rc == 1 and "mode" in result["msg"]
