@@ -40,8 +40,9 @@ def main():
     if args.json:
         print(json.dumps({"gpus": gpus, "cpu": cpu, "tune": result}, indent=2, sort_keys=True))
     else:
-        print("driver %s, CUDA %s, %d GPU(s)%s" % (gpus["driver_version"], gpus["cuda_version"], gpus["count"],
-                                                  "" if gpus["count"] else ": " + str(gpus["reason"])))
+        missing = "" if gpus["count"] else ": " + str(gpus["reason"])
+        print("driver %s, CUDA %s, %d GPU(s)%s"
+              % (gpus["driver_version"], gpus["cuda_version"], gpus["count"], missing))
         for gpu in gpus["gpus"]:
             print("  GPU %s: %s, %s MiB, compute capability %s, MIG %s" % (
                 gpu["index"], gpu["name"], gpu["memory_total_mib"], gpu["compute_capability"], gpu["mig_mode"]))

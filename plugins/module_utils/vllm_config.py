@@ -430,8 +430,8 @@ def _normalise(cfg):
     if s["cpu_omp_wait_policy"] is not None:
         s["cpu_omp_wait_policy"] = str(s["cpu_omp_wait_policy"]).upper()
         if s["cpu_omp_wait_policy"] not in OMP_WAIT_POLICIES:
-            errors.append("vllm_cpu_omp_wait_policy %r is not one of %s" % (s["cpu_omp_wait_policy"],
-                                                                          ", ".join(OMP_WAIT_POLICIES)))
+            errors.append("vllm_cpu_omp_wait_policy %r is not one of %s"
+                          % (s["cpu_omp_wait_policy"], ", ".join(OMP_WAIT_POLICIES)))
     if s["profile"] not in PROFILES:
         errors.append("vllm_profile %r is not one of %s" % (s["profile"], ", ".join(PROFILES)))
     try:

@@ -178,6 +178,6 @@ def test_gpu_hosts_get_api_servers_from_their_spare_cores():
 def _ids(cpuset):
     ids = []
     for part in cpuset.split(","):
-        low, _, high = part.partition("-")
+        low, _dash, high = part.partition("-")
         ids.extend(range(int(low), int(high or low) + 1))
     return ids
