@@ -380,9 +380,8 @@ class _Tuner:
                                   "one, on the CPUs of vllm_cpus")
             if self.given["cpu_sets"] is not None:
                 self._pick("cpu_sets", self.given["cpu_sets"], "")
-            for key in ("cpu_threads_bind",):
-                if self.given[key] is not None:
-                    self.out[key] = self.given[key]
+            if self.given["cpu_threads_bind"] is not None:
+                self.out["cpu_threads_bind"] = self.given["cpu_threads_bind"]
             count = max(1, len(self.given["cpu_sets"] or []) or replicas)
             return split_evenly(cores, count)
         nodes = sorted({core.get("node", 0) for core in cores})
