@@ -13,6 +13,7 @@ setup:   ## the controller venv only
 
 lint: setup
 	. scripts/lib.sh && activate_venv && yamllint --strict . && ruff check . && ansible-lint --offline
+	bash scripts/sanity.sh pep8 pylint  # the style rules ruff does not check
 
 unit: setup
 	. scripts/lib.sh && activate_venv && pytest tests/unit tests/integration

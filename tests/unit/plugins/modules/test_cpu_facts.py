@@ -16,8 +16,6 @@ KEYS = {
 }
 
 
-
-
 @pytest.fixture
 def lscpu(tmp_path, monkeypatch):
     """A stand-in lscpu on PATH that prints the recorded `lscpu -J -e` and logs its arguments."""

@@ -16,8 +16,6 @@ BY_HAND = {
 }
 
 
-
-
 @pytest.fixture
 def daemon_json(tmp_path):
     path = tmp_path / "docker" / "daemon.json"
@@ -57,7 +55,7 @@ def test_formatting_alone_is_no_change(run_main, daemon_json):
 def test_check_mode_and_diff_write_nothing(run_main, daemon_json):
     text = daemon_json.read_text()
     rc, result = run_main(ddc.main, {"path": str(daemon_json), "settings": {"default-runtime": "nvidia"}},
-                            check=True, diff=True)
+                          check=True, diff=True)
     assert rc == 0 and result["changed"] is True
     assert daemon_json.read_text() == text
     assert '"default-runtime": "nvidia"' in result["diff"]["after"]

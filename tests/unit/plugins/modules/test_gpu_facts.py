@@ -50,8 +50,6 @@ def smi(tmp_path, monkeypatch):
     return Smi()
 
 
-
-
 def test_gpus_become_facts(smi, run_main):
     smi.serve("h100_x8.csv")
     rc, result = run_main(gpu_facts.main)
