@@ -17,3 +17,6 @@ lint: setup
 
 unit: setup
 	. scripts/lib.sh && activate_venv && pytest tests/unit tests/integration
+
+clean:   ## remove what the tests and benchmarks left in .cache (the venv, images and the deployment stay)
+	rm -rf .cache/sanity .cache/bench-results .cache/benchmark .pytest_cache

@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import _collection  # puts this working tree on sys.path as the collection embedops.embeddings
 from ansible_collections.embedops.embeddings.plugins.module_utils import loadgen
@@ -55,6 +56,32 @@ def replicas(prefix_label="io.embedops.role=vllm"):
             "host": (ports[0]["HostIp"] or "127.0.0.1") if ports else None,
         })
     return found
+
+
+def process_cpu(names):
+    """CPU seconds used so far by each process of the named containers, keyed by (container, pid, comm)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for name in names:
+        for pid in docker("top", name, "-eo", "pid").split()[1:]:
+            try:
+                with open("/proc/%s/stat" % pid) as handle:
+                    stat = handle.read()
+            except OSError:
+                continue
+            comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            fields = stat[stat.rindex(")") + 2:].split()
+            out[(name, pid, comm)] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return out
+
+
+def cpu_split(before, after, seconds):
+    """Cores used per process name over a run: {comm: cores}, busiest first."""
+    used = {}
+    for key, value in after.items():
+        used[key[2]] = used.get(key[2], 0.0) + value - before.get(key, 0.0)
+    return dict(sorted(((k, round(v / seconds, 2)) for k, v in used.items() if v > 0.01 * seconds),
+                       key=lambda kv: -kv[1]))
 
 
 def flag(command, name):
@@ -131,12 +158,15 @@ def main():
                             input_tokens=tokens, inputs_per_request=per_request, timeout=300)
                 reports.append((api_base, spec))
             # Every replica at once, each with its share of the load, as a gateway would spread it.
+            cpu_before, started = process_cpu([r["name"] for r in found]), time.monotonic()
             served = run_all(reports, model)
+            cores = cpu_split(cpu_before, process_cpu([r["name"] for r in found]), time.monotonic() - started)
             top = best[tokens]
             results.append({"tokens": tokens, "inputs_per_request": per_request, "service_inputs_per_s": served[0],
                             "service_qps": served[1], "errors": served[2], "ceiling_texts_per_s": top["texts_per_s"],
                             "ceiling_dtype": top["dtype"], "ceiling_batch": top["batch"],
-                            "ratio": round(served[0] / top["texts_per_s"], 3) if top["texts_per_s"] else None})
+                            "ratio": round(served[0] / top["texts_per_s"], 3) if top["texts_per_s"] else None,
+                            "server_cores_by_process": cores})
             print("  %s" % json.dumps(results[-1]), file=sys.stderr, flush=True)
 
     print()
@@ -146,6 +176,9 @@ def main():
         print("| %d | %d | %.1f | %.1f (%s, %d) | **%.2f** |" % (
             r["tokens"], r["inputs_per_request"], r["service_inputs_per_s"], r["ceiling_texts_per_s"],
             r["ceiling_dtype"], r["ceiling_batch"], r["ratio"] or 0))
+    print("\nwhere the server's CPU went (cores used per process, warm-up included):")
+    for r in results:
+        print("  %d tokens x %d: %s" % (r["tokens"], r["inputs_per_request"], r["server_cores_by_process"]))
     print("load average after: %s" % [round(x, 2) for x in os.getloadavg()])
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, "w") as handle:

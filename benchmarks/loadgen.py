@@ -25,6 +25,7 @@ import sys
 
 # _collection puts this working tree on sys.path as the collection embedops.embeddings
 import _collection  # noqa: F401  # pylint: disable=unused-import
+from _chart import latency_chart
 from ansible_collections.embedops.embeddings.plugins.module_utils import loadgen
 
 
@@ -48,7 +49,7 @@ def render(reports, markdown=None, png=None, title="Latency against load"):
             out.write(table)
     if png:
         try:
-            loadgen.latency_chart(reports, png, title=title)
+            latency_chart(reports, png, title=title)
         except ImportError as exc:
             raise SystemExit("%s: the chart needs matplotlib (.venv/bin/pip install -r requirements/benchmark.txt); "
                              "the JSON%s was written" % (exc, " and the Markdown table" if markdown else "")) from exc

@@ -18,6 +18,7 @@ import os
 import sys
 
 import _collection  # puts this working tree on sys.path as the collection embedops.embeddings
+from _chart import latency_chart
 from ansible_collections.embedops.embeddings.plugins.module_utils import loadgen
 from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import EndpointError, HttpClient
 from ansible_collections.embedops.embeddings.plugins.module_utils.openai_embeddings import OpenAIEmbeddings
@@ -105,7 +106,7 @@ def main():
         json.dump({"input_tokens": tokens, "server_prompt_tokens": server_count, "runs": reports}, out, indent=2)
     with open(os.path.join(args.out, "results.md"), "w") as out:
         out.write(loadgen.markdown_table(reports))
-    loadgen.latency_chart(reports, os.path.join(args.out, "latency.png"),
+    latency_chart(reports, os.path.join(args.out, "latency.png"),
                           title="%s, %s, ~%d-token inputs" % (args.name, model, tokens))
     print()
     print(loadgen.markdown_table(reports))
