@@ -107,7 +107,7 @@ def main():
     with open(os.path.join(args.out, "results.md"), "w") as out:
         out.write(loadgen.markdown_table(reports))
     latency_chart(reports, os.path.join(args.out, "latency.png"),
-                          title="%s, %s, ~%d-token inputs" % (args.name, model, tokens))
+                  title="%s, %s, ~%d-token inputs" % (args.name, model, tokens))
     print()
     print(loadgen.markdown_table(reports))
     print("wrote %s/results.json, results.md, latency.png; load average now %s" % (args.out, list(os.getloadavg())))

@@ -123,8 +123,9 @@ def main():
                 print("%4d tokens round %d  %-8s %8.2f req/s" % (tokens, rnd + 1, name, qps), file=sys.stderr)
         results[tokens] = {name: round(sum(v) / len(v), 2) for name, v in runs.items()}
         results[tokens]["rounds"] = runs
-    print("\n| input tokens | %s | %s |" % (" | ".join("%s req/s" % c for c in args.clients),
-                                           " | ".join("%s/wrk" % c for c in args.clients if c != "wrk")))
+    header = [" | ".join("%s req/s" % c for c in args.clients),
+              " | ".join("%s/wrk" % c for c in args.clients if c != "wrk")]
+    print("\n| input tokens | %s | %s |" % tuple(header))
     print("|---|%s|" % "|".join("---" for _c in range(2 * len(args.clients) - 1)))
     for tokens, row in results.items():
         ratios = ["%.2f" % (row[c] / row["wrk"]) if row.get("wrk") else "-" for c in args.clients if c != "wrk"]
