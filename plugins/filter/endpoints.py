@@ -1,13 +1,17 @@
 # Copyright: (c) 2026, embedops.embeddings contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters that build endpoint URLs: endpoint_url, advertise_host, url_host (docs: endpoint_url.yml, advertise_host.yml, url_host.yml)."""
+"""Filters that build endpoint URLs: endpoint_url, advertise_host, url_host (docs: the .yml files beside this)."""
 
 from __future__ import annotations
 
 import functools
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.embedops.embeddings.plugins.module_utils.endpoints import advertise_host, endpoint_url, url_host
+from ansible_collections.embedops.embeddings.plugins.module_utils.endpoints import (
+    advertise_host,
+    endpoint_url,
+    url_host,
+)
 
 
 def _filter(func):

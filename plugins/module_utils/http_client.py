@@ -7,21 +7,54 @@ handling as the rest of Ansible), so nothing needs installing on the managed hos
 no dependency on AnsibleModule: benchmarks and command-line tools use it too.
 
 Every failure is raised as EndpointError with a `kind` an operator can act on:
-  name_resolution, connection_refused, timeout, tls, connection, http
+  name_resolution, connection_refused, timeout, tls, connection, http, config, invalid_response
+
+What a server can make the client do is bounded, since a module may be pointed at a server that
+misbehaves or is hostile:
+- Only http:// and https:// URLs are fetched (urllib alone would read file:// and ftp://): any other
+  scheme, in the URL or in a redirect, is refused.
+- The API key, and any Authorization, Proxy-Authorization or Cookie header, goes only to the origin
+  (scheme, host, port) of the URL it was given for. A client made with follow_redirects=False (what
+  the modules that call an API use) follows no redirect at all: a 3xx is a failure (kind http) that
+  names the address it points to. With follow_redirects=True (the default, for package indexes whose
+  files live elsewhere) GET and HEAD follow up to MAX_REDIRECTS http(s) redirects, never from https
+  down to http, and drop those headers once the origin changes.
+- `timeout` is a deadline for the whole request: connecting, sending, the status line and headers
+  and the whole body must be done within it (an upload, data being a file object, is limited per
+  socket operation while it is sent, since its length scales with the file). Streamed answers
+  (NDJSON, downloads) are limited per line or per read instead, so long legitimate streams work.
+- An answer body larger than max_response_bytes (DEFAULT_MAX_RESPONSE_BYTES) fails as
+  invalid_response without being read in full; so does a streamed line longer than MAX_LINE_BYTES.
+- A JSON document nested too deep to parse is "not JSON", not a RecursionError.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
+import threading
 import time
 from http.client import HTTPException
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import open_url
 
 USER_AGENT = "embedops.embeddings"
+# The largest answer body request() reads: a batch of 256 embeddings of 4096 dimensions sent as JSON floats
+# is about 21 MB; nothing else the collection asks for comes near it.
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+# The longest line of a streamed NDJSON answer (an Ollama progress line is about 200 bytes).
+MAX_LINE_BYTES = 1024 * 1024
+MAX_REDIRECTS = 10
+ALLOWED_SCHEMES = ("http", "https")
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+# Headers that carry credentials: sent only to the origin they were given for.
+CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
+_READ_SIZE = 64 * 1024
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class EndpointError(Exception):
@@ -50,14 +83,183 @@ class HttpResponse:
     def json(self):
         try:
             return json.loads(self.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise EndpointError(
                 "http",
-                "%s answered %s with a body that is not JSON: %s" % (self.url, self.status, exc),
+                "%s answered %s with a body that is not JSON: %s" % (self.url, self.status, _json_problem(exc)),
                 url=self.url,
                 status=self.status,
                 body=self.body[:500],
             ) from exc
+
+
+def _json_problem(exc):
+    """What is wrong with a document json.loads refused, in words."""
+    if isinstance(exc, RecursionError):
+        return "it is nested too deep to read"
+    return str(exc)
+
+
+def public_url(url):
+    """`url` without its user:password@ part, for messages and results."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def url_origin(url):
+    """(scheme, host, port) of `url`: where credentials given for it may go."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def check_scheme(url):
+    """Raise EndpointError("config") unless `url` is http:// or https://."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ALLOWED_SCHEMES:
+        raise EndpointError(
+            "config",
+            "refusing to fetch %s: only http:// and https:// URLs are fetched, not %s"
+            % (public_url(url), "%s://" % scheme if scheme else "a URL without a scheme"),
+            url=public_url(url),
+        )
+
+
+def response_status(resp):
+    return resp.getcode() if hasattr(resp, "getcode") else resp.code
+
+
+def _response_header(resp, name):
+    headers = getattr(resp, "headers", None)
+    if not headers:
+        return None
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+def _close(resp):
+    """Close resp, unless a reading thread the caller stopped waiting for still owns it (and will close it)."""
+    if not getattr(resp, "embedops_read_elsewhere", False):
+        _close_now(resp)
+
+
+def _hand_over(resp):
+    """Leave resp to the thread still reading it: closing it here would wait for that read to end."""
+    with contextlib.suppress(AttributeError):
+        resp.embedops_read_elsewhere = True
+
+
+def _close_now(resp):
+    close = getattr(resp, "close", None)
+    if close:
+        with contextlib.suppress(OSError, HTTPException, ValueError):
+            close()
+
+
+class _Overdue(Exception):
+    """The work given to _within did not end in time."""
+
+
+def _within(seconds, work, abandon=None):
+    """work(cancelled) run in a helper thread; its result, or _Overdue when it takes longer than `seconds`.
+
+    urllib gives no deadline for a whole request: its timeout bounds each socket operation, so a server
+    that sends a byte now and then holds it for ever. The work runs in a daemon thread the caller waits
+    for; past the deadline the caller goes on, `cancelled` (a threading.Event) is set for the work to
+    stop at its next chance, and abandon(result) gets what the work returns late (to close it). The
+    caller never touches the work's objects meanwhile: closing a response another thread reads blocks.
+    """
+    box = {}
+    done = threading.Event()
+    cancelled = threading.Event()
+    lock = threading.Lock()
+
+    def run():
+        try:
+            value = work(cancelled)
+        except BaseException as exc:  # handed to the caller below; a thread must not print it  # noqa: B036
+            value = None
+            box["error"] = exc
+        with lock:
+            box["value"] = value
+            done.set()
+            late = cancelled.is_set()
+        if late and abandon:
+            abandon(value)
+
+    thread = threading.Thread(target=run, name="embedops-http", daemon=True)
+    thread.start()
+    done.wait(max(0.0, seconds))
+    with lock:
+        if not done.is_set():
+            cancelled.set()
+            raise _Overdue()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _with_userinfo(target, url):
+    """target with the user:password@ of url, when url has one and target none (the same origin only)."""
+    given = urlsplit(url)
+    parts = urlsplit(target)
+    if "@" not in given.netloc or "@" in parts.netloc:
+        return target
+    return urlunsplit(parts._replace(netloc="%s@%s" % (given.netloc.rsplit("@", 1)[0], parts.netloc)))
+
+
+def _read_some(resp, size):
+    """At most `size` bytes of the body, from at most one read of the network when the response allows it."""
+    read1 = getattr(resp, "read1", None)
+    return read1(size) if read1 is not None else resp.read(size)
+
+
+def read_capped(resp, url, max_bytes, cancelled=None):
+    """The whole body of `resp`; EndpointError("invalid_response") once it passes max_bytes.
+
+    A body announced larger (Content-Length) is refused before any of it is read. `cancelled`: an Event that
+    stops the reading (the caller gave up waiting).
+    """
+    announced = _response_header(resp, "Content-Length") or ""
+    if announced.strip().isdigit() and int(announced) > max_bytes:
+        raise too_large_error(url, max_bytes, "announces %s bytes" % announced.strip())
+    chunks = []
+    size = 0
+    while cancelled is None or not cancelled.is_set():
+        chunk = _read_some(resp, min(_READ_SIZE, max_bytes + 1 - size))
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_large_error(url, max_bytes, "sent more")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def too_large_error(url, max_bytes, what):
+    return EndpointError(
+        "invalid_response",
+        "%s answered with a body larger than the %d bytes (%s) the client reads (it %s): no answer of this API is "
+        "that large; check that the URL names the right server" % (public_url(url), max_bytes, _size(max_bytes), what),
+        url=public_url(url),
+    )
+
+
+def _size(count):
+    for factor, unit in ((1024 ** 3, "GiB"), (1024 ** 2, "MiB"), (1024, "KiB")):
+        if count >= factor:
+            return "%g %s" % (round(count / factor, 1), unit)
+    return "%d B" % count
 
 
 def error_detail(body):
@@ -66,7 +268,7 @@ def error_detail(body):
         return ""
     try:
         doc = json.loads(body.decode("utf-8", "replace") if isinstance(body, bytes) else body)
-    except ValueError:
+    except (ValueError, RecursionError):
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
         return text.strip()[:300]
     if isinstance(doc, dict):
@@ -102,18 +304,27 @@ def classify_url_error(url, exc, timeout):
 
 
 class HttpClient:
-    """Small JSON-over-HTTP client bound to one base URL."""
+    """Small JSON-over-HTTP client bound to one base URL.
 
-    def __init__(self, base_url, api_key=None, timeout=30.0, validate_certs=True, headers=None):
+    follow_redirects: False for API calls (a 3xx fails, naming where it points); True (the default) follows
+    GET and HEAD redirects, sending credentials only to the origin of the URL they were given for.
+    max_response_bytes: the largest answer body request() reads.
+    """
+
+    def __init__(self, base_url, api_key=None, timeout=30.0, validate_certs=True, headers=None,
+                 follow_redirects=True, max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES):
         if "://" not in base_url:
             raise EndpointError(
                 "config", "the URL %r has no scheme: write it as http://host:port/..." % base_url, url=base_url
             )
+        check_scheme(base_url)
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.timeout = timeout
         self.validate_certs = validate_certs
         self.headers = dict(headers or {})
+        self.follow_redirects = follow_redirects
+        self.max_response_bytes = max_response_bytes
 
     def url(self, path):
         if "://" in path:
@@ -130,51 +341,153 @@ class HttpClient:
         headers.update(extra or {})
         return headers
 
+    def _prepare(self, json_body, data, headers):
+        """The bytes (or file object) to send and the headers to send them with."""
+        if json_body is not None:
+            data = json.dumps(json_body).encode("utf-8")
+        return data, self._headers(headers, json_body is not None)
+
     def open(self, method, path, json_body=None, data=None, headers=None, timeout=None):
         """Open a request and return the raw response object (caller reads and closes it).
 
-        HTTP error statuses are returned, not raised: the caller decides what is an error.
+        HTTP error statuses are returned, not raised: the caller decides what is an error. Connecting, sending
+        and receiving the status line and headers, through every redirect followed, must end within `timeout`
+        seconds (an upload of a file object is limited per socket operation instead); the body is the caller's.
         """
         url = self.url(path)
         timeout = self.timeout if timeout is None else timeout
-        if json_body is not None:
-            data = json.dumps(json_body).encode("utf-8")
+        check_scheme(url)
+        data, sent = self._prepare(json_body, data, headers)
+        if hasattr(data, "read"):  # an upload: its length scales with the file, so no overall deadline
+            return self._open_chain(method, url, data, sent, timeout, None, threading.Event())
+        deadline = time.monotonic() + timeout
         try:
-            return open_url(
-                url,
-                data=data,
-                method=method,
-                headers=self._headers(headers, json_body is not None),
-                timeout=timeout,
-                validate_certs=self.validate_certs,
-                http_agent=USER_AGENT,
-                follow_redirects="safe",
+            return _within(
+                timeout,
+                lambda cancelled: self._open_chain(method, url, data, sent, timeout, deadline, cancelled),
+                abandon=_close,
             )
-        except HTTPError as exc:
-            return exc
-        except (URLError, socket.error, ssl.SSLError, HTTPException) as exc:
-            raise classify_url_error(url, exc, timeout) from exc
+        except _Overdue:
+            raise EndpointError(
+                "timeout", "no answer from %s within %ss" % (public_url(url), timeout), url=public_url(url)
+            ) from None
 
-    def request(self, method, path, json_body=None, data=None, headers=None, timeout=None, expect=(200,)):
-        """Send a request, read the whole answer, raise EndpointError unless status is in expect."""
+    def _open_chain(self, method, url, data, headers, timeout, deadline, cancelled):
+        """Open url, following the redirects the client allows; the response that is not a redirect."""
+        current = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            per_operation = timeout if deadline is None else max(0.001, deadline - time.monotonic())
+            try:
+                resp = open_url(
+                    current,
+                    data=data,
+                    method=method,
+                    headers=headers,
+                    timeout=per_operation,
+                    validate_certs=self.validate_certs,
+                    http_agent=USER_AGENT,
+                    follow_redirects="none",  # followed below, where the credentials are dealt with
+                    unredirected_headers=[name for name in headers if name.lower() in CREDENTIAL_HEADERS],
+                )
+            except HTTPError as exc:
+                resp = exc
+            except (URLError, socket.error, ssl.SSLError, HTTPException) as exc:
+                raise classify_url_error(public_url(current), exc, timeout) from exc
+            status = response_status(resp)
+            location = _response_header(resp, "Location") if status in REDIRECT_STATUSES else None
+            if not location:
+                return resp
+            _close(resp)
+            target = urljoin(current, location.strip())
+            self._check_redirect(method, url, current, target, status)
+            if cancelled.is_set():
+                raise _Overdue()
+            if url_origin(target) != url_origin(url):
+                headers = dict((name, value) for name, value in headers.items()
+                               if name.lower() not in CREDENTIAL_HEADERS and name not in self.headers)
+            else:
+                target = _with_userinfo(target, url)
+            current = target
+        raise EndpointError(
+            "http",
+            "%s %s redirected more than %d times (last to %s): set the URL to the final address"
+            % (method, public_url(url), MAX_REDIRECTS, public_url(current)),
+            url=public_url(url),
+        )
+
+    def _check_redirect(self, method, url, current, target, status):
+        """Raise EndpointError("http") for a redirect the client does not follow."""
+        scheme = urlsplit(target).scheme.lower()
+        problem = None
+        if not self.follow_redirects:
+            problem = (
+                "API calls do not follow redirects (an API key would go along to wherever they point): if that "
+                "address is the right server, set the URL to the final address instead of %s" % public_url(url)
+            )
+        elif method not in ("GET", "HEAD"):
+            problem = "a %s is not sent on to another address: set the URL to the final address" % method
+        elif scheme not in ALLOWED_SCHEMES:
+            problem = "only http:// and https:// addresses are fetched"
+        elif urlsplit(current).scheme.lower() == "https" and scheme == "http":
+            problem = "a redirect from https:// down to plain http:// is not followed: set the URL to the address " \
+                "meant, or make the server redirect to https://"
+        if problem:
+            raise EndpointError(
+                "http",
+                "%s %s answered HTTP %s, a redirect to %s; %s"
+                % (method, public_url(current), status, public_url(target), problem),
+                url=public_url(current),
+                status=status,
+            )
+
+    def request(self, method, path, json_body=None, data=None, headers=None, timeout=None, expect=(200,),
+                max_bytes=None):
+        """Send a request, read the whole answer, raise EndpointError unless status is in expect.
+
+        The whole request (connecting, sending, and the answer to its last byte) must end within `timeout`
+        seconds; for an upload (data a file object) that clock starts once it is sent. An answer body over
+        `max_bytes` (the client's max_response_bytes by default) fails as invalid_response.
+        """
         url = self.url(path)
+        timeout = self.timeout if timeout is None else timeout
+        max_bytes = self.max_response_bytes if max_bytes is None else max_bytes
         start = time.monotonic()
-        resp = self.open(method, path, json_body=json_body, data=data, headers=headers, timeout=timeout)
+
+        def read_answer(resp, cancelled):
+            try:
+                return resp, read_capped(resp, url, max_bytes, cancelled)
+            except (socket.timeout, TimeoutError):
+                raise EndpointError(
+                    "timeout", "no complete answer from %s within %ss" % (public_url(url), timeout), url=url
+                ) from None
+            except (OSError, ssl.SSLError, HTTPException) as exc:
+                raise EndpointError(
+                    "connection",
+                    "%s closed the connection before its answer was complete: %s" % (public_url(url), exc),
+                    url=url,
+                ) from exc
+            finally:
+                _close(resp)
+
+        if hasattr(data, "read"):  # an upload, limited per socket operation while it is sent
+            opened = self.open(method, path, json_body=json_body, data=data, headers=headers, timeout=timeout)
+
+            def work(cancelled):
+                return read_answer(opened, cancelled)
+        else:
+            check_scheme(url)
+            deadline = start + timeout
+            data, sent = self._prepare(json_body, data, headers)
+
+            def work(cancelled):
+                return read_answer(self._open_chain(method, url, data, sent, timeout, deadline, cancelled), cancelled)
         try:
-            body = resp.read()
-        except (socket.timeout, TimeoutError) as exc:
+            resp, body = _within(timeout, work)
+        except _Overdue:
             raise EndpointError(
-                "timeout", "no complete answer from %s within %ss" % (url, timeout or self.timeout), url=url
-            ) from exc
-        except (socket.error, HTTPException) as exc:
-            raise EndpointError(
-                "connection", "%s closed the connection before its answer was complete: %s" % (url, exc), url=url
-            ) from exc
-        finally:
-            close = getattr(resp, "close", None)
-            if close:
-                close()
-        status = resp.getcode() if hasattr(resp, "getcode") else resp.code
+                "timeout", "no complete answer from %s within %ss" % (public_url(url), timeout), url=url
+            ) from None
+        status = response_status(resp)
         result = HttpResponse(
             url, status, dict(resp.headers.items()) if resp.headers else {}, body, time.monotonic() - start
         )
@@ -222,7 +535,7 @@ class HttpClient:
             extra["Range"] = "bytes=%d-" % have
         resp = self.open("GET", path, headers=extra, timeout=timeout)
         try:
-            status = resp.getcode() if hasattr(resp, "getcode") else resp.code
+            status = response_status(resp)
             resp_headers = dict((k.lower(), v) for k, v in resp.headers.items()) if resp.headers else {}
             if status == 416 and have:
                 return {"url": url, "status": status, "size": have, "sha256": digest.hexdigest(), "resumed": True}
@@ -235,7 +548,7 @@ class HttpClient:
                     status=status,
                 )
             if status not in (200, 206):
-                body = resp.read(2000)
+                body = read_error_body(resp, timeout)
                 raise EndpointError(
                     "http",
                     "GET %s answered HTTP %s: %s" % (url, status, error_detail(body) or "(empty body)"),
@@ -273,74 +586,101 @@ class HttpClient:
                     url=url,
                 )
         finally:
-            close = getattr(resp, "close", None)
-            if close:
-                close()
+            _close(resp)
         return {"url": url, "status": status, "size": size, "sha256": digest.hexdigest(), "resumed": status == 206}
 
 
-def iter_ndjson(resp, url, timeout=None):
+def read_error_body(resp, timeout, limit=2000):
+    """The first `limit` bytes of an error answer, b"" when they do not come within `timeout`; closes resp."""
+    try:
+        return _within(timeout, lambda cancelled: resp.read(limit), abandon=lambda _body: _close_now(resp)) or b""
+    except _Overdue:
+        _hand_over(resp)
+        return b""
+    except (OSError, ssl.SSLError, HTTPException):
+        return b""
+    finally:
+        _close(resp)
+
+
+def iter_ndjson(resp, url, timeout=None, max_line_bytes=MAX_LINE_BYTES):
     """Yield the JSON documents of an NDJSON (newline-delimited JSON) answer, one per line, as they arrive.
 
     For streamed answers such as Ollama's /api/pull. `resp` is what HttpClient.open returned; it is
-    closed when the generator ends. Blank lines are skipped. A line that is not a JSON document
-    raises EndpointError("invalid_response"); a read that times out raises EndpointError("timeout")
-    (`timeout` only words the message: the limit is the one the request was opened with) and a
-    broken connection EndpointError("connection").
+    closed when the generator ends. Blank lines are skipped. A line that is not a JSON document, or
+    longer than max_line_bytes, raises EndpointError("invalid_response"); a broken connection
+    EndpointError("connection"). With `timeout`, each line must arrive whole within `timeout` seconds
+    of the one before, or EndpointError("timeout") is raised: a server that falls silent, or sends
+    bytes without ever ending a line, is cut; a stream that keeps sending lines may last as long as it
+    needs (a pull of a large model).
     """
+    public = public_url(url)
     try:
         while True:
             try:
-                line = resp.readline()
+                if timeout:
+                    line = _within(
+                        timeout,
+                        lambda cancelled: resp.readline(max_line_bytes + 1),
+                        abandon=lambda _line: _close_now(resp),
+                    )
+                else:
+                    line = resp.readline(max_line_bytes + 1)
+            except _Overdue:
+                _hand_over(resp)  # the reading thread closes it when its read ends
+                raise EndpointError(
+                    "timeout", "%s sent no complete line for %ss while streaming its answer" % (public, timeout),
+                    url=url,
+                ) from None
             except (socket.timeout, TimeoutError):
                 raise EndpointError(
-                    "timeout", "%s sent nothing for %ss while streaming its answer" % (url, timeout), url=url
+                    "timeout", "%s sent nothing for %ss while streaming its answer" % (public, timeout), url=url
                 ) from None
             except (OSError, ssl.SSLError, HTTPException) as exc:
                 raise EndpointError(
-                    "connection", "%s closed the connection in the middle of its answer: %s" % (url, exc), url=url
+                    "connection", "%s closed the connection in the middle of its answer: %s" % (public, exc), url=url
                 ) from exc
             if not line:
                 return
+            if len(line) > max_line_bytes:
+                raise EndpointError(
+                    "invalid_response",
+                    "%s streamed a line longer than %d bytes (%s): no line of this API is that long; check that "
+                    "the URL names the right server" % (public, max_line_bytes, _size(max_line_bytes)),
+                    url=url,
+                )
             line = line.strip()
             if not line:
                 continue
             try:
-                yield json.loads(line.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as exc:
+                doc = json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError, RecursionError) as exc:
                 raise EndpointError(
                     "invalid_response",
-                    "%s streamed a line that is not JSON (%s): %r" % (url, exc, line[:200]),
+                    "%s streamed a line that is not JSON (%s): %r" % (public, _json_problem(exc), line[:200]),
                     url=url,
                     body=line[:2000],
                 ) from exc
+            yield doc
     finally:
-        close = getattr(resp, "close", None)
-        if close:
-            close()
+        _close(resp)
 
 
 def stream_ndjson(client, method, path, json_body=None, headers=None, timeout=None, expect=(200,)):
     """Send a request with `client` (an HttpClient) and yield its NDJSON answer line by line.
 
     A status not in `expect` raises EndpointError("http") with the server's message, as
-    HttpClient.request does. Nothing is sent until the first document is asked for.
+    HttpClient.request does. Nothing is sent until the first document is asked for. `timeout` bounds
+    the opening (connection, status line, headers) and then each line, not the whole stream.
     """
     url = client.url(path)
     timeout = client.timeout if timeout is None else timeout
     extra = {"Accept": "application/x-ndjson, application/json"}
     extra.update(headers or {})
     resp = client.open(method, path, json_body=json_body, headers=extra, timeout=timeout)
-    status = resp.getcode() if hasattr(resp, "getcode") else resp.code
+    status = response_status(resp)
     if expect and status not in expect:
-        try:
-            body = resp.read(2000)
-        except (OSError, HTTPException):
-            body = b""
-        finally:
-            close = getattr(resp, "close", None)
-            if close:
-                close()
+        body = read_error_body(resp, timeout)
         raise EndpointError(
             "http",
             "%s %s answered HTTP %s: %s" % (method, url, status, error_detail(body) or "(empty body)"),

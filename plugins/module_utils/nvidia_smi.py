@@ -21,6 +21,7 @@ of plain `nvidia-smi` ("CUDA Version: 12.4").
 from __future__ import annotations
 
 import csv
+import math
 import re
 
 QUERY_FIELDS = (
@@ -139,9 +140,14 @@ def _number(text, field, row):
     if text is None:
         return None
     try:
-        return int(float(text))
+        value = float(text)
     except ValueError:
         raise NvidiaSmiError("nvidia-smi printed %r for %s, not a number: %r" % (text, field, ", ".join(row))) from None
+    if not math.isfinite(value):  # "inf", "nan": no count of GPUs or MiB
+        raise NvidiaSmiError(
+            "nvidia-smi printed %r for %s, not a finite number: %r" % (text, field, ", ".join(row))
+        )
+    return int(value)
 
 
 def read(run, binary):

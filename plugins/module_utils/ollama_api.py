@@ -232,6 +232,25 @@ def human_bytes(size):
     return "%d B" % size
 
 
+def _byte_count(doc, key):
+    """doc[key] as a whole number of bytes (0 when absent); ValueError for anything else."""
+    value = doc.get(key)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("its %s is %s, a %s, not a number of bytes" % (key, _short(value), type(value).__name__))
+    if isinstance(value, float) and not value.is_integer():  # inf and nan too
+        raise ValueError("its %s is %r, not a whole number of bytes" % (key, value))
+    if value < 0 or value > 2 ** 63:
+        raise ValueError("its %s is %s, not a number of bytes a model has" % (key, _short(value)))
+    return int(value)
+
+
+def _short(value, limit=80):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 class Progress:
     """What a pull or create streamed: the last few distinct steps and the bytes of each layer."""
 
@@ -242,12 +261,13 @@ class Progress:
         self.count = 0
 
     def add(self, doc):
+        """Count one progress line; ValueError when its byte counts are not counts."""
         self.count += 1
         status = str(doc.get("status", ""))
         digest = doc.get("digest")
         if digest and doc.get("total") is not None:
-            total = int(doc.get("total") or 0)
-            completed = int(doc.get("completed") or 0)
+            total = _byte_count(doc, "total")
+            completed = _byte_count(doc, "completed")
             layer = self.layers.setdefault(digest, [completed, completed, total])
             layer[1], layer[2] = completed, total
             percent = 100 * completed // total if total else 100
@@ -370,11 +390,23 @@ class OllamaAPI:
                 break
             except EndpointError as err:
                 raise self._transport_error(err, what, name, progress) from err
+            url = self.client.url(path)
             if not isinstance(doc, dict):
-                raise EndpointError("invalid_response", "%s streamed %r, not an object" % (path, doc))
+                raise EndpointError(
+                    "invalid_response", "%s streamed %s, not an object: is this an Ollama server?" % (url, _short(doc)),
+                    url=url,
+                )
             if "error" in doc:
                 raise self._stream_error(what, name, str(doc["error"]), None)
-            progress.add(doc)
+            try:
+                progress.add(doc)
+            except ValueError as exc:
+                raise EndpointError(
+                    "invalid_response",
+                    "%s streamed a progress line of the %s of %s that Ollama does not send: %s"
+                    % (url, what, name, exc),
+                    url=url,
+                ) from None
         if not progress.succeeded:
             raise EndpointError(
                 "invalid_response",

@@ -78,7 +78,12 @@ def _float_vector(values):
         if value is None:  # what JSON encoders that refuse NaN and Infinity write instead
             vector.append(math.nan)
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            vector.append(float(value))
+            try:
+                vector.append(float(value))
+            except OverflowError:  # an integer of hundreds of digits: JSON allows it, no float holds it
+                raise ValueError(
+                    "holds an integer of %d digits, too large for a float" % len(str(abs(value)))
+                ) from None
         else:
             raise ValueError("holds %r, not a number" % (value,))
     return vector
@@ -102,6 +107,14 @@ def parse_embeddings(doc, n_inputs, url, elapsed=None):
             "count_mismatch", "sent %d inputs to %s, got %d vectors back" % (n_inputs, url, len(data)), url=url
         )
     indexes = [item.get("index") for item in data]
+    for position, index in enumerate(indexes):
+        if not isinstance(index, int) or isinstance(index, bool):
+            raise EndpointError(
+                "invalid_response",
+                "%s answered data[%d].index as %r, a %s, not an integer: not an OpenAI embeddings answer"
+                % (url, position, index, "string" if isinstance(index, str) else type(index).__name__),
+                url=url,
+            )
     if indexes != list(range(n_inputs)):
         position = next(i for i, index in enumerate(indexes) if index != i)
         raise EndpointError(

@@ -72,6 +72,12 @@ import json
 import re
 from collections.abc import Mapping
 
+from ansible_collections.embedops.embeddings.plugins.module_utils.endpoints import (
+    advertise_host,
+    endpoint_url,
+    url_host,
+)
+
 # Inside its container every replica listens on all interfaces of this port; only the published host port
 # (on vllm_bind_address) reaches it.
 CONTAINER_HOST = "0.0.0.0"  # noqa: S104
@@ -169,7 +175,7 @@ def plan_replicas(cfg):
     command = _render(s)
     ports = s["ports"] or [s["port"] + i for i in range(count)]
     bind = s["bind_address"]
-    host = s["advertise_host"] or ("127.0.0.1" if ipaddress.ip_address(bind).is_unspecified else bind)
+    host = s["advertise_host"] or advertise_host(bind, "127.0.0.1")
     ipc_mode = "host" if tp > 1 and s["ipc_host"] else None
     shm_size = s["shm_size"] or (None if ipc_mode else CPU_MIN_SHM_SIZE if not gpu else "8g" if tp > 1 else None)
     cpu_shares = (s["cpu_sets"] if not gpu and s["cpu_sets"] else
@@ -208,16 +214,16 @@ def plan_replicas(cfg):
             "index": i,
             "port": port,
             "command": list(command),
-            "published_ports": ["%s:%d:%d" % (_host(bind), port, CONTAINER_PORT)],
+            "published_ports": ["%s:%d:%d" % (url_host(bind), port, CONTAINER_PORT)],
             "env": env,
             "device_requests": device_requests,
             "ipc_mode": ipc_mode,
             "shm_size": shm_size,
             "cpuset_cpus": cpuset_text(cpu_shares[i]) if cpu_shares[i] else None,
-            "url": "http://%s:%d/v1" % (_host(host), port),
+            "url": endpoint_url(host, port),
             # How a gateway reaches it: by container name on a shared Docker network, or published.
             "container_address": "%s:%d" % (name, CONTAINER_PORT),
-            "published_address": "%s:%d" % (_host(host), port),
+            "published_address": "%s:%d" % (url_host(host), port),
             "api_key_enabled": s["api_key_enabled"],
         })
     return replicas
@@ -567,10 +573,6 @@ def split_evenly(items, parts):
         slices.append(items[start:end])
         start = end
     return slices
-
-
-def _host(address):
-    return "[%s]" % address if ":" in address else address
 
 
 def _dotted(version):

@@ -18,14 +18,21 @@ description:
     a file that differs only in formatting or key order is left alone. A written file is JSON indented by 2 spaces
     with keys in their existing order, new keys last.
   - Does not restart Docker; notify a handler when it reports C(changed). dockerd reads the file only when it starts.
-  - An existing file that is not valid JSON, or not a JSON object, is an error naming the file and the position;
-    nothing is written. An empty file counts as C({}).
+  - An existing file that is not valid JSON, not a JSON object, or nested deeper than 100 levels, is an error naming
+    the file and the position; nothing is written. An empty file counts as C({}).
+  - A O(path) that is a symlink is written through and the link kept; the file it points to is replaced,
+    atomically, keeping its mode and owner.
+  - Read, merge and write happen under an exclusive lock (C(flock)) on a lock file next to the file, C(<file>.lock),
+    so two runs of this module on one host (parallel plays, forks with C(delegate_to)) never undo each other. A
+    writer that takes no lock and changes the file meanwhile is seen before the rename, and the merge is done again
+    on its version.
 version_added: 0.2.0
 author: embedops.embeddings contributors (@embedops)
 options:
   path:
     description:
       - The daemon configuration file. Created with its directory when missing.
+      - A symlink is followed; the link stays and the file it points to is written.
     type: path
     default: /etc/docker/daemon.json
   settings:
@@ -61,6 +68,7 @@ attributes:
 notes:
   - Needs only the Python standard library on the host.
   - With O(settings={}) and O(remove_keys=[]) it only reads the file and returns it as RV(config), also in check mode.
+  - The lock file is created only when the module writes; it stays, empty, beside the configuration file.
 seealso:
   - name: Docker daemon configuration file
     description: The keys daemon.json accepts.
@@ -112,7 +120,7 @@ changed_keys:
   elements: str
   sample: ["runtimes", "default-runtime"]
 path:
-  description: The file.
+  description: The file, as given (a symlink stays one; the file it points to is the one written).
   returned: always
   type: str
   sample: /etc/docker/daemon.json
@@ -125,12 +133,22 @@ backup_file:
 
 import contextlib
 import copy
+import fcntl
 import json
 import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
+
+# daemon.json is a few levels deep; anything near Python's recursion limit is not a Docker configuration.
+MAX_DEPTH = 100
+# Times the merge is done again when a writer that takes no lock changed the file while it was merged.
+MAX_ATTEMPTS = 5
+
+
+class ConcurrentChange(Exception):
+    """The file changed between reading it and replacing it."""
 
 
 def deep_merge(base, changes):
@@ -142,6 +160,21 @@ def deep_merge(base, changes):
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+def depth(value):
+    """How deeply lists and dicts nest in value (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            break
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def key_path(key):
@@ -165,18 +198,29 @@ def remove_key(config, parts):
     return False
 
 
-def read_config(path):
-    """(config dict, text) of the file; ({}, None) when there is none. Raises ValueError with the reason."""
+def read_raw(path):
+    """The file's bytes; None when there is none."""
     try:
         with open(path, "rb") as f:
-            raw = f.read()
+            return f.read()
     except FileNotFoundError:
+        return None
+
+
+def parse_config(path, raw):
+    """(config dict, text) of raw, the bytes of path; ({}, None) for no file. Raises ValueError with the reason."""
+    if raw is None:
         return {}, None
     text = raw.decode("utf-8")
     if not text.strip():
         return {}, text
     try:
         config = json.loads(text)
+    except RecursionError:
+        raise ValueError(
+            "%s nests JSON arrays or objects too deeply to read (daemon.json needs a few levels): fix or remove it"
+            % path
+        ) from None
     except ValueError as exc:
         raise ValueError(
             "%s is not valid JSON (%s): fix or remove it; dockerd refuses to start with it too" % (path, exc)
@@ -184,32 +228,66 @@ def read_config(path):
     if not isinstance(config, dict):
         raise ValueError("%s holds a JSON %s, not an object of settings: fix or remove it"
                          % (path, type(config).__name__))
+    if depth(config) > MAX_DEPTH:
+        raise ValueError("%s nests JSON deeper than %d levels (daemon.json needs a few): fix or remove it"
+                         % (path, MAX_DEPTH))
     return config, text
+
+
+def read_config(path):
+    """(config dict, text) of the file; ({}, None) when there is none. Raises ValueError with the reason."""
+    return parse_config(path, read_raw(path))
 
 
 def render(config):
     return json.dumps(config, indent=2) + "\n"
 
 
-def write_atomically(module, path, text, mode):
-    directory = os.path.dirname(path) or "."
+@contextlib.contextmanager
+def locked(target):
+    """An exclusive flock on <target>.lock, held until the block ends. Creates the directory when missing."""
+    directory = os.path.dirname(target) or "."
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    fd = os.open(target + ".lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def write_atomically(module, target, text, mode, expected_raw, backup=False):
+    """Replace target (no symlink) with text through a temporary file beside it and a rename, keeping its mode and
+    owner; with backup, keep a copy of the old file first and return its name. Raises ConcurrentChange, and writes
+    nothing, if target no longer holds expected_raw (None: no file)."""
+    backup_file = None
+    directory = os.path.dirname(target) or "."
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o755)
     fd, tmp = tempfile.mkstemp(prefix=".daemon.json.", dir=directory)
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
-        if os.path.exists(path):
-            st = os.stat(path)
+            f.flush()
+            os.fsync(f.fileno())
+        if os.path.exists(target):
+            st = os.stat(target)
             os.chmod(tmp, st.st_mode & 0o7777)
             with contextlib.suppress(OSError):  # not root: the file stays ours
                 os.chown(tmp, st.st_uid, st.st_gid)
         else:
             os.chmod(tmp, mode)
-        module.atomic_move(tmp, path)
+        # A writer that takes no lock (nvidia-ctk, an editor) may have written since the read: merge again.
+        if read_raw(target) != expected_raw:
+            raise ConcurrentChange()
+        if backup and expected_raw is not None:
+            backup_file = module.backup_local(target)
+        module.atomic_move(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    return backup_file
 
 
 def parse_mode(value):
@@ -219,6 +297,20 @@ def parse_mode(value):
         return int(str(value), 8)
     except ValueError:
         raise ValueError("mode %r is not an octal permission such as \"0644\"" % (value,)) from None
+
+
+def plan(module, path, target, paths):
+    """Read target and merge: (before, old text, raw bytes, after, changed keys). Raises ValueError."""
+    raw = read_raw(target)
+    before, old_text = parse_config(path, raw)
+    after = deep_merge(before, module.params["settings"] or {})
+    for parts in paths:
+        remove_key(after, parts)
+    missing = object()
+    changed_keys = sorted(
+        key for key in set(before) | set(after) if before.get(key, missing) != after.get(key, missing)
+    )
+    return before, old_text, raw, after, changed_keys
 
 
 def main():
@@ -233,23 +325,51 @@ def main():
         supports_check_mode=True,
     )
     path = module.params["path"]
+    # A symlink is written through: the file it points to is read, locked and replaced; the link stays.
+    target = os.path.realpath(path)
     result = dict(changed=False, path=path)
+
+    def attempt():
+        try:
+            return plan(module, path, target, paths)
+        except (ValueError, UnicodeDecodeError) as exc:
+            module.fail_json(msg=to_native(exc), **result)
+        except OSError as exc:
+            module.fail_json(msg="cannot read %s: %s" % (path, to_native(exc)), **result)
+        return None  # not reached
+
     try:
         mode = parse_mode(module.params["mode"])
         paths = [key_path(key) for key in module.params["remove_keys"]]
-        before, old_text = read_config(path)
-    except (ValueError, UnicodeDecodeError) as exc:
+        if depth(module.params["settings"] or {}) > MAX_DEPTH:
+            raise ValueError("settings nest deeper than %d levels: daemon.json needs a few" % MAX_DEPTH)
+    except ValueError as exc:
         module.fail_json(msg=to_native(exc), **result)
-    except OSError as exc:
-        module.fail_json(msg="cannot read %s: %s" % (path, to_native(exc)), **result)
 
-    after = deep_merge(before, module.params["settings"] or {})
-    for parts in paths:
-        remove_key(after, parts)
-    missing = object()
-    changed_keys = sorted(
-        key for key in set(before) | set(after) if before.get(key, missing) != after.get(key, missing)
-    )
+    # Read without the lock first: check mode, and a run that changes nothing, leave no lock file behind.
+    before, old_text, raw, after, changed_keys = attempt()
+    if before != after and not module.check_mode:
+        try:
+            with locked(target):
+                for _attempt in range(MAX_ATTEMPTS):
+                    before, old_text, raw, after, changed_keys = attempt()
+                    if before == after:
+                        break
+                    try:
+                        backup_file = write_atomically(module, target, render(after), mode, raw,
+                                                       module.params["backup"])
+                        if backup_file:
+                            result["backup_file"] = backup_file
+                        break
+                    except ConcurrentChange:
+                        continue
+                else:
+                    module.fail_json(
+                        msg="%s kept changing while it was merged (%d tries): another tool is rewriting it; stop it "
+                            "or run again" % (path, MAX_ATTEMPTS), **result)
+        except OSError as exc:
+            module.fail_json(msg="cannot write %s: %s" % (path, to_native(exc)), **result)
+
     changed = before != after
     result.update(config=after, changed_keys=changed_keys, changed=changed)
     if changed and module._diff:
@@ -259,13 +379,6 @@ def main():
             before_header=path,
             after_header=path,
         )
-    if changed and not module.check_mode:
-        try:
-            if module.params["backup"] and old_text is not None:
-                result["backup_file"] = module.backup_local(path)
-            write_atomically(module, path, render(after), mode)
-        except OSError as exc:
-            module.fail_json(msg="cannot write %s: %s" % (path, to_native(exc)), **result)
     module.exit_json(**result)
 
 

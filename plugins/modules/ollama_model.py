@@ -63,8 +63,10 @@ options:
     default: false
   timeout:
     description:
-      - Seconds to wait for each answer, or between two progress lines of a pull; must be greater than 0.
-      - A pull of a large model can take much longer in all; it is cut only when the server stays silent this long.
+      - Seconds each request may take in all (connecting, and the whole answer), or between two whole progress lines of
+        a pull; must be greater than 0. The upload of a GGUF file is limited per network operation while it is sent.
+      - A pull of a large model can take much longer in all; it is cut only when no progress line arrives this long.
+      - A redirect is not followed, it fails as V(http) and names the address it points to.
     type: float
     default: 300
 extends_documentation_fragment:
@@ -443,7 +445,9 @@ def main():
         module.fail_json(msg="; ".join(errors), error_kind="config", name=params["name"], model=None, pull=None)
 
     name = parse_model_name(params["name"])
-    client = HttpClient(params["api_base"], timeout=params["timeout"], validate_certs=params["validate_certs"])
+    client = HttpClient(
+        params["api_base"], timeout=params["timeout"], validate_certs=params["validate_certs"], follow_redirects=False
+    )
     task = ModelTask(module, OllamaAPI(client), name)
     try:
         result = task.run()

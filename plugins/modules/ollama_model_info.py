@@ -30,7 +30,9 @@ options:
     default: true
   timeout:
     description:
-      - Seconds to wait for each answer; must be greater than 0.
+      - Seconds each request may take in all (connecting, and the whole answer); must be greater than 0.
+      - An answer is read up to 32 MiB; a larger one fails as V(invalid_response). A redirect is not followed, it
+        fails as V(http) and names the address it points to.
     type: float
     default: 30
 extends_documentation_fragment:
@@ -224,7 +226,9 @@ def main():
     errors = option_errors(params)
     if errors:
         module.fail_json(msg="; ".join(errors), error_kind="config")
-    client = HttpClient(params["api_base"], timeout=params["timeout"], validate_certs=params["validate_certs"])
+    client = HttpClient(
+        params["api_base"], timeout=params["timeout"], validate_certs=params["validate_certs"], follow_redirects=False
+    )
     try:
         result = gather(OllamaAPI(client), params)
     except EndpointError as err:

@@ -118,3 +118,9 @@ def test_cuda_version_forms():
     assert ns.parse_cuda_version("| NVIDIA-SMI 580.65.06  Driver Version: 580.65.06  CUDA Version: 13.0  |") == "13.0"
     assert ns.parse_cuda_version("CUDA Version                              : 12.4") == "12.4"  # nvidia-smi -q
     assert ns.parse_cuda_version("CUDA Version: N/A") is None
+
+
+@pytest.mark.parametrize("text", ["inf", "-inf", "1e400", "nan"])
+def test_infinite_memory_is_an_error_naming_the_field(text):
+    with pytest.raises(ns.NvidiaSmiError, match="for memory.total, not a"):
+        ns.parse_query("0, GPU-x, Tesla T4, %s, 100, 470.1, 7.5, [N/A]\n" % text)

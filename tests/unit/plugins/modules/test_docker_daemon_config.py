@@ -1,8 +1,11 @@
 """docker_daemon_config through main(): merges keys into daemon.json and keeps everyone else's."""
 
+import fcntl
+import io
 import json
 import os
 import stat
+import threading
 
 import pytest
 from ansible_collections.embedops.embeddings.plugins.modules import docker_daemon_config as ddc
@@ -135,3 +138,102 @@ def test_bad_remove_key_and_mode(run_main, daemon_json):
     assert rc == 1 and "remove_keys entry" in result["msg"]
     rc, result = run_main(ddc.main, {"path": str(daemon_json), "mode": "rw-r--r--"})
     assert rc == 1 and "mode" in result["msg"]
+
+
+def test_symlink_is_written_through_and_kept(run_main, daemon_json, tmp_path):
+    """/etc/docker/daemon.json -> a file elsewhere: the file is updated, the link stays a link."""
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    link = etc / "daemon.json"
+    os.symlink(os.path.join("..", "docker", "daemon.json"), str(link))
+    rc, result = run_main(ddc.main, {"path": str(link), "settings": NVIDIA})
+    assert rc == 0 and result["changed"] is True and result["path"] == str(link)
+    assert link.is_symlink() and os.readlink(str(link)) == os.path.join("..", "docker", "daemon.json")
+    written = json.loads(daemon_json.read_text())
+    assert written["runtimes"]["nvidia"] == NVIDIA["runtimes"]["nvidia"] and written["log-driver"] == "json-file"
+    assert stat.S_IMODE(daemon_json.stat().st_mode) == 0o600  # the target keeps its mode
+    assert os.listdir(str(etc)) == ["daemon.json"]  # nothing written beside the link
+    assert sorted(os.listdir(str(daemon_json.parent))) == ["daemon.json", "daemon.json.lock"]  # no temporary file left
+    rc, result = run_main(ddc.main, {"path": str(link), "settings": NVIDIA})
+    assert rc == 0 and result["changed"] is False
+
+
+def test_dangling_symlink_creates_its_target(run_main, tmp_path):
+    link = tmp_path / "daemon.json"
+    target = tmp_path / "srv" / "docker" / "daemon.json"
+    link.symlink_to(target)
+    rc, result = run_main(ddc.main, {"path": str(link), "settings": NVIDIA})
+    assert rc == 0 and result["changed"] is True
+    assert link.is_symlink() and json.loads(target.read_text()) == NVIDIA
+
+
+def test_a_writer_holding_the_lock_does_not_lose_its_key(run_main, daemon_json):
+    """Another run of the module (read, merge, write under the lock) while this one starts: both keys survive."""
+    holding, release = threading.Event(), threading.Event()
+
+    def other_writer():
+        with open(str(daemon_json) + ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            config = json.loads(daemon_json.read_text())
+            holding.set()
+            release.wait(10)
+            config["default-runtime"] = "crun"
+            daemon_json.write_text(json.dumps(config, indent=2))
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    assert holding.wait(10)
+    timer = threading.Timer(0.5, release.set)  # the other writer finishes while this run waits for the lock
+    timer.start()
+    try:
+        rc, result = run_main(ddc.main, {"path": str(daemon_json), "settings": NVIDIA})
+    finally:
+        release.set()
+        thread.join(10)
+        timer.cancel()
+    assert rc == 0 and result["changed"] is True
+    written = json.loads(daemon_json.read_text())
+    assert written["default-runtime"] == "crun"  # the other writer's key
+    assert written["runtimes"]["nvidia"] == NVIDIA["runtimes"]["nvidia"]  # and ours
+    assert result["config"] == written
+
+
+@pytest.mark.parametrize("after_read", [1, 2])
+def test_a_writer_between_read_and_write_does_not_lose_its_key(run_main, daemon_json, monkeypatch, after_read):
+    """A tool that takes no lock (nvidia-ctk, an editor) writes daemon.json right after the module read it."""
+    real_open, reads = open, []
+
+    def open_then_other_writer(name, mode="r", *args, **kwargs):
+        if mode != "rb" or os.path.realpath(name) != str(daemon_json):
+            return real_open(name, mode, *args, **kwargs)
+        with real_open(name, "rb") as f:
+            data = f.read()
+        reads.append(name)
+        if len(reads) == after_read:
+            config = json.loads(data)
+            config["default-runtime"] = "crun"
+            daemon_json.write_text(json.dumps(config))
+        return io.BytesIO(data)
+
+    monkeypatch.setattr(ddc, "open", open_then_other_writer, raising=False)
+    rc, result = run_main(ddc.main, {"path": str(daemon_json), "settings": NVIDIA})
+    assert rc == 0 and result["changed"] is True
+    written = json.loads(daemon_json.read_text())
+    assert written.get("default-runtime") == "crun"  # the other writer's key
+    assert written["runtimes"]["nvidia"] == NVIDIA["runtimes"]["nvidia"]  # and ours
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 100000 + "]" * 100000,
+    '{"log-opts": ' + "[" * 100000 + "]" * 100000 + "}",
+    '{"x": ' * 900 + "1" + "}" * 900,
+    '{"x": ' * 150 + "1" + "}" * 150,
+], ids=["100000 arrays", "100000 arrays in an object", "900 objects", "150 objects"])
+@pytest.mark.parametrize("check", [False, True])
+def test_deep_json_is_an_error_naming_the_file(run_main, daemon_json, text, check):
+    daemon_json.write_text(text)
+    rc, result = run_main(ddc.main, {"path": str(daemon_json), "settings": NVIDIA}, check=check, diff=True)
+    assert rc == 1 and result["failed"] is True
+    assert str(daemon_json) in result["msg"] and "fix or remove it" in result["msg"]
+    assert "too deeply" in result["msg"] or "deeper than" in result["msg"]
+    assert daemon_json.read_text() == text

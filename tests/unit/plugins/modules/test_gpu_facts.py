@@ -116,3 +116,10 @@ def test_unreadable_output_fails_with_the_output(smi, run_main):
     smi.serve("old_driver_compute_cap.txt", rc=2)
     rc, result = run_main(gpu_facts.main, {"nvidia_smi_path": smi.path})
     assert rc == 1 and "Field" in result["msg"] and smi.path in result["msg"]
+
+
+def test_infinite_number_fails_naming_the_field(smi, run_main):
+    smi.serve("inf_memory.csv")
+    rc, result = run_main(gpu_facts.main, {"nvidia_smi_path": smi.path})
+    assert rc == 1 and result["failed"] is True
+    assert "'inf' for memory.total, not a finite number" in result["msg"] and smi.path in result["msg"]

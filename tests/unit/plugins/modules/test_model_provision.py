@@ -607,11 +607,12 @@ def test_path_source_copies_and_is_idempotent(tmp_path, capsys):
 
 
 def test_path_source_follows_file_links(tmp_path, capsys):
-    blobs = tmp_path / "blobs"
-    write_files(blobs, {"weights": b"w" * 1000})
-    src = tmp_path / "snapshot"
+    # a Hugging Face cache snapshot: its files are links into the repository's blobs directory
+    repo = tmp_path / "hub" / "models--owner--name"
+    write_files(repo / "blobs", {"weights": b"w" * 1000})
+    src = repo / "snapshots" / SHA_MAIN
     write_files(src, {"config.json": b"{}"})
-    os.symlink(str(blobs / "weights"), str(src / "model.safetensors"))
+    os.symlink(os.path.join("..", "..", "blobs", "weights"), str(src / "model.safetensors"))
     dest = tmp_path / "m"
     rc, result, _ = run_module(capsys, {"source": "path", "src": str(src), "dest": str(dest)})
     assert rc == 0 and not os.path.islink(str(dest / "model.safetensors"))
