@@ -62,6 +62,13 @@ def container(name):
     return json.loads(docker("inspect", name))[0]
 
 
+def container_id(name):
+    """The container's Id, or None while it does not exist (docker_container recreates by remove, then create)."""
+    found = subprocess.run(["docker", "inspect", "--format", "{{.Id}}", name], capture_output=True, text=True,
+                           check=False)
+    return found.stdout.strip() if found.returncode == 0 else None
+
+
 class SteadyLoad:
     """Four clients sending embedding requests through the gateway, one after another, until stopped."""
 
@@ -233,11 +240,13 @@ def test_rolling_update_interrupted_between_replicas_then_completed(tmp_path, ca
         with open(tmp_path / "interrupted.log", "w") as log:
             run = subprocess.Popen(playbook_command("converge.yml", change), stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
-            while container(REPLICA_0[0])["Id"] == old[REPLICA_0[0]]:
-                assert run.poll() is None, (tmp_path / "interrupted.log").read_text()[-3000:]
-                time.sleep(0.5)
-            os.killpg(run.pid, signal.SIGKILL)
-            run.wait()
+            try:
+                while container_id(REPLICA_0[0]) in (old[REPLICA_0[0]], None):
+                    assert run.poll() is None, (tmp_path / "interrupted.log").read_text()[-3000:]
+                    time.sleep(0.5)
+            finally:  # the run never outlives the test, whatever happens
+                os.killpg(run.pid, signal.SIGKILL)
+                run.wait()
         left = gateway_status()
         second = subprocess.run(playbook_command("converge.yml", change), capture_output=True, text=True,
                                 timeout=900, check=False)

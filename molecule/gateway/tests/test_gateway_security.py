@@ -25,6 +25,7 @@ CLIENT_KEY = "molecule-client-key-51a0"
 MODEL = "all-minilm-l6-v2"
 
 # The second gateway, TLS on: its own container, folders and ports (see host_vars/embedops-gw-host.yml for the first).
+REPLICAS = ("molecule-gw-vllm-0", "molecule-gw-vllm-1")
 TLS_CONTAINER = "molecule-gateway-tls"
 TLS_DIRS = ("/var/lib/embedops-molecule/gateway-tls", "/var/lib/embedops-molecule/gateway-tls-run")
 TLS_HTTP_PORT, TLS_PORT = 18381, 18443
@@ -186,7 +187,10 @@ def tls_gateway(tmp_path_factory):
     def converge(plain_http=None):
         extra = {"gateway_container_name": TLS_CONTAINER, "gateway_data_dir": TLS_DIRS[0],
                  "gateway_runtime_dir": TLS_DIRS[1], "gateway_port": TLS_HTTP_PORT, "gateway_tls_port": TLS_PORT,
-                 "gateway_tls_certificate": str(tmp / "tls.pem"), "gateway_api_keys": TLS_KEYS}
+                 "gateway_tls_certificate": str(tmp / "tls.pem"), "gateway_api_keys": TLS_KEYS,
+                 # This run has no replica facts (the vllm role does not run in it): the replicas by name, on the
+                 # scenario's network, at vLLM's container port.
+                 "gateway_backends": [{"name": name, "address": "%s:8000" % name} for name in REPLICAS]}
         if plain_http:
             extra["gateway_plain_http"] = plain_http
         run = subprocess.run([ansible_playbook, "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(tmp / "play.yml"),
