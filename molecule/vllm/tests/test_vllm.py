@@ -154,7 +154,7 @@ def test_key_is_neither_in_docker_inspect_nor_in_ps(host):
     assert "/run/embedops/api_key" in inspect_text  # only the file's path
     # The replica's own processes (the server is `vllm serve`, or the api_server module where
     # vllm_server_command says so), then every process on the host.
-    replica = host.check_output(f"docker top {CONTAINER} -eo args")
+    replica = host.check_output(f"docker top {CONTAINER} -eo pid,args")
     assert "vllm serve" in replica or "vllm.entrypoints.openai.api_server" in replica, replica
     assert API_KEY not in replica
     processes = subprocess.run(["ps", "axww", "-o", "args"], capture_output=True, text=True, check=True).stdout
