@@ -4,9 +4,7 @@
 
 from __future__ import annotations
 
-import functools
-
-from ansible.errors import AnsibleFilterError
+from ansible_collections.embedops.embeddings.plugins.filter.vllm import filter_errors
 from ansible_collections.embedops.embeddings.plugins.module_utils.endpoints import (
     advertise_host,
     endpoint_url,
@@ -14,17 +12,10 @@ from ansible_collections.embedops.embeddings.plugins.module_utils.endpoints impo
 )
 
 
-def _filter(func):
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except ValueError as exc:
-            raise AnsibleFilterError(str(exc)) from exc
-
-    return wrapper
-
-
 class FilterModule:
     def filters(self):
-        return {"endpoint_url": _filter(endpoint_url), "advertise_host": _filter(advertise_host), "url_host": url_host}
+        return {
+            "endpoint_url": filter_errors(endpoint_url),
+            "advertise_host": filter_errors(advertise_host),
+            "url_host": url_host,
+        }

@@ -14,7 +14,9 @@ from ansible_collections.embedops.embeddings.plugins.module_utils.vllm_config im
 )
 
 
-def _filter(func):
+def filter_errors(func):
+    """The filter, with a ValueError from module_utils raised as AnsibleFilterError (shared by this collection's
+    filter plugins)."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
@@ -28,7 +30,7 @@ def _filter(func):
 class FilterModule:
     def filters(self):
         return {
-            "vllm_args": _filter(render_args),
-            "vllm_config_errors": _filter(config_errors),
-            "vllm_replicas": _filter(plan_replicas),
+            "vllm_args": filter_errors(render_args),
+            "vllm_config_errors": filter_errors(config_errors),
+            "vllm_replicas": filter_errors(plan_replicas),
         }

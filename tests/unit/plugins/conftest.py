@@ -7,7 +7,9 @@ import sys
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "module_utils"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "module_utils"))
+sys.path.insert(0, os.path.join(HERE, "..", ".."))  # tests/: the test doubles as the package `doubles`
 from loadgen_double import Double, start  # noqa: E402  pylint: disable=wrong-import-position
 
 
@@ -34,3 +36,10 @@ def run_main(capsys):
             main()
         return exc.value.code, json.loads(capsys.readouterr().out)
     return run
+
+
+@pytest.fixture
+def no_proxy(monkeypatch):
+    """Requests to 127.0.0.1 go straight to a double, whatever proxy this machine sets."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)

@@ -7,8 +7,6 @@ caller sees: an EndpointError of a kind an operator can act on, with a message n
 raised within the timeout given; and that no API key reaches another origin.
 """
 
-import os
-import sys
 import time
 
 import pytest
@@ -16,20 +14,13 @@ from ansible_collections.embedops.embeddings.plugins.module_utils import http_cl
 from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import EndpointError, HttpClient
 from ansible_collections.embedops.embeddings.plugins.module_utils.ollama_api import ModelName, OllamaAPI
 from ansible_collections.embedops.embeddings.plugins.module_utils.openai_embeddings import OpenAIEmbeddings
+from doubles import hostile_server as hs  # on sys.path by tests/unit/plugins/conftest.py
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
-from doubles import hostile_server as hs  # noqa: E402  pylint: disable=wrong-import-position
+pytestmark = pytest.mark.usefixtures("no_proxy")
 
 KEY = "sk-hostile-test-7c1d9e"
 # A deadline test may end this much after the timeout (thread start, scheduling): a correctness bound.
 MARGIN = 1.5
-
-
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch):
-    """Requests to 127.0.0.1 go straight to the double, whatever proxy this machine sets."""
-    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

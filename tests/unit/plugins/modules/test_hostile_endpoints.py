@@ -8,24 +8,16 @@ naming the server, no API key anywhere in the output, and the time it took withi
 """
 
 import json
-import os
-import sys
 import time
 
 import pytest
 from ansible_collections.embedops.embeddings.plugins.modules import embeddings_verify, ollama_model, ollama_model_info
+from doubles import hostile_server as hs  # on sys.path by tests/unit/plugins/conftest.py
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
-from doubles import hostile_server as hs  # noqa: E402  pylint: disable=wrong-import-position
+pytestmark = pytest.mark.usefixtures("no_proxy")
 
 KEY = "sk-hostile-module-3b8f0a"
 MARGIN = 1.5  # seconds past the timeout a run may end (thread start, scheduling): a correctness bound
-
-
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch):
-    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

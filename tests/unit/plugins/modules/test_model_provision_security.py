@@ -10,14 +10,16 @@ that no secret and no file content is in the output, and what was (not) written.
 import base64
 import json
 import os
-import sys
 
 import pytest
 from ansible_collections.embedops.embeddings.plugins.modules import model_provision as mp
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
-from doubles.hostile_index import HostileIndex  # noqa: E402  pylint: disable=wrong-import-position
-from test_model_provision import make_wheel, model_files, tree, write_files  # noqa: E402  pylint: disable=wrong-import-position
+from doubles.hostile_index import HostileIndex  # on sys.path by tests/unit/plugins/conftest.py
+from test_model_provision import (  # on sys.path by tests/unit/plugins/conftest.py
+    make_wheel,
+    model_files,
+    tree,
+    write_files,
+)
 
 WHEEL = "tiny_model-1.0.0-py3-none-any.whl"
 SECRET = "TOP-SECRET root-only content 7f3a9c"
