@@ -2,9 +2,16 @@
 
 Infinity (PyPI infinity-emb, the Python v2 server, torch engine, its default settings) is installed once into a
 Python 3.11 venv under .cache/infinity-venv and started on 127.0.0.1:--port, pinned with taskset to the CPUs
-the deployed replicas use, serving the replicas' own model directory. Then, in interleaved rounds, the
+the deployed replicas use, serving the replicas' own model weights. Then, in interleaved rounds, the
 collection's load generator (closed loop, --concurrency in flight) loads one server and then the other at each
 input length, and the script prints each server's inputs/s and vLLM/Infinity.
+
+Same work on both sides. Infinity (sentence-transformers) cuts every input at the model's
+sentence_bert_config.json max_seq_length (256 for all-MiniLM-L6-v2) without a word, while the replicas embed up
+to their --max-model-len (512 by default). Compared as they come, Infinity would do half the tokens of a
+512-token input and look twice as fast. So Infinity serves a view of the same model folder (the weights are
+symlinks) whose max_seq_length is the replicas' --max-model-len, and before timing anything the script checks
+that both servers return the same vector (cosine >= 0.999) for the longest input: it stops if they do not.
 
     make deploy
     .venv/bin/python benchmarks/vs_infinity.py [--tokens 8 512] [--rounds 2] [--duration 12]
@@ -20,6 +27,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -52,6 +60,37 @@ def wait(url, seconds=300):
     raise SystemExit("Infinity did not answer %s within %d s" % (url, seconds))
 
 
+def same_length_view(model_dir, max_len, into):
+    """A folder that is `model_dir` (symlinks) except that sentence-transformers' max_seq_length is `max_len`."""
+    for name in os.listdir(model_dir):
+        if name != "sentence_bert_config.json":
+            os.symlink(os.path.join(model_dir, name), os.path.join(into, name))
+    config = {}
+    source = os.path.join(model_dir, "sentence_bert_config.json")
+    if os.path.exists(source):
+        with open(source) as handle:
+            config = json.load(handle)
+    config["max_seq_length"] = max_len
+    with open(os.path.join(into, "sentence_bert_config.json"), "w") as handle:
+        json.dump(config, handle)
+    return into
+
+
+def same_vectors(targets, model, tokens):
+    """Cosine between the two servers' vectors for one input of `tokens` tokens (1.0: the same work was done)."""
+    text = loadgen.make_inputs(tokens, 1, seed=7)[0]
+    vectors = []
+    for base in targets.values():
+        body = json.dumps({"model": model, "input": [text]}).encode()
+        request = urllib.request.Request(base + "/embeddings", data=body,  # noqa: S310 - loopback, our own servers
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - loopback, our own servers
+            vectors.append(json.load(response)["data"][0]["embedding"])
+    a, b = vectors
+    dot = sum(x * y for x, y in zip(a, b))
+    return dot / ((sum(x * x for x in a) ** 0.5) * (sum(y * y for y in b) ** 0.5))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--tokens", type=int, nargs="+", default=[8, 512])
@@ -67,10 +106,12 @@ def main():
     model = flag(first["command"], "--served-model-name")
     cpus = ",".join(r["cpuset"] for r in found if r["cpuset"]) or "0-%d" % (os.cpu_count() - 1)
     env_dir = venv(args.venv)
+    max_len = int(flag(first["command"], "--max-model-len") or 512)
+    view = same_length_view(first["model_dir"], max_len, tempfile.mkdtemp(prefix="embedops-infinity-model-"))
     log = open(os.path.join(_collection.ROOT, ".cache", "infinity.log"), "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(  # noqa: S603 - fixed arguments
         [shutil.which("taskset") or "/usr/bin/taskset", "-c", cpus, os.path.join(env_dir, "bin", "infinity_emb"),
-         "v2", "--model-id", first["model_dir"],
+         "v2", "--model-id", view,
          "--served-model-name", model, "--port", str(args.port), "--url-prefix", "/v1", "--engine", "torch",
          "--device", "cpu"],
         stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, HF_HUB_OFFLINE="1", DO_NOT_TRACK="1"))
@@ -80,6 +121,12 @@ def main():
                    "infinity": "http://127.0.0.1:%d/v1" % args.port}
         print("vLLM: %d replica(s) on CPUs %s; Infinity 0.0.78 (torch, defaults) pinned to the same CPUs"
               % (len(found), cpus))
+        cosine = same_vectors(targets, model, max(args.tokens))
+        print("same work: cosine between the two servers' vectors for one %d-token input: %.6f"
+              % (max(args.tokens), cosine))
+        if cosine < 0.999:
+            raise SystemExit("the servers did not embed the same tokens (cosine %.6f < 0.999): not comparable"
+                             % cosine)
         results = {}
         for tokens in args.tokens:
             for round_ in range(args.rounds):
@@ -103,6 +150,7 @@ def main():
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+        shutil.rmtree(view, ignore_errors=True)
     return 0
 
 

@@ -1,9 +1,9 @@
-"""Render the bad-input catalogue (tests/bad_input/catalogue.yml) as the table in README.md.
+"""Render the bad-input catalogue (tests/bad_input/catalogue.yml) as the table in docs/security.md.
 
-  python scripts/bad-input-table.py           write the table between the README's markers
-  python scripts/bad-input-table.py --check   exit 1 when the README's table is not the catalogue's
+  python scripts/bad-input-table.py           write the table between the markers in docs/security.md
+  python scripts/bad-input-table.py --check   exit 1 when the table in docs/security.md is not the catalogue's
 
-The catalogue is what tests/integration/test_bad_input.py runs, so the README cannot promise a refusal
+The catalogue is what tests/integration/test_bad_input.py runs, so the docs cannot promise a refusal
 that no test makes.
 """
 
@@ -16,7 +16,7 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CATALOGUE = os.path.join(ROOT, "tests", "bad_input", "catalogue.yml")
-README = os.path.join(ROOT, "README.md")
+TARGET = os.path.join(ROOT, "docs", "security.md")
 START, END = "<!-- bad-input-table:start -->", "<!-- bad-input-table:end -->"
 # What the catalogue's tokens stand for in a reader's words.
 SHOWN_AS = {
@@ -46,23 +46,23 @@ def table(cases):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail when README.md's table differs")
+    parser.add_argument("--check", action="store_true", help="fail when the table in docs/security.md differs")
     args = parser.parse_args()
     with open(CATALOGUE) as handle:
         cases = yaml.safe_load(handle)
-    with open(README) as handle:
-        readme = handle.read()
-    if readme.count(START) != 1 or readme.count(END) != 1 or readme.index(START) > readme.index(END):
-        sys.exit("README.md needs one %s ... %s block for the bad-input table" % (START, END))
-    head, rest = readme.split(START, 1)
+    with open(TARGET) as handle:
+        doc = handle.read()
+    if doc.count(START) != 1 or doc.count(END) != 1 or doc.index(START) > doc.index(END):
+        sys.exit("docs/security.md needs one %s ... %s block for the bad-input table" % (START, END))
+    head, rest = doc.split(START, 1)
     current, tail = rest.split(END, 1)
     wanted = "\n" + table(cases)
     if args.check:
         if current != wanted:
-            sys.exit("README.md's bad-input table differs from tests/bad_input/catalogue.yml: "
+            sys.exit("The bad-input table in docs/security.md differs from tests/bad_input/catalogue.yml: "
                      "run python scripts/bad-input-table.py")
         return
-    with open(README, "w") as handle:
+    with open(TARGET, "w") as handle:
         handle.write(head + START + wanted + END + tail)
 
 

@@ -29,7 +29,7 @@ started=$SECONDS
 TESTS=(
   action-plugin-docs    # no action plugins yet: guards future ones
   ansible-doc
-  changelog             # no changelogs/ (CHANGELOG.md is written by hand): nothing to test yet
+  changelog             # changelogs/: config.yaml, the fragments and changelog.yaml (antsibull-changelog lint)
   compile               # every available Python of 3.9..3.14
   empty-init
   ignores               # the entries of tests/sanity/ignore-2.21.txt are valid and still needed

@@ -16,7 +16,8 @@ phase "lint: yamllint"
 yamllint --strict .
 phase "lint: ruff"
 ruff check .
-python scripts/bad-input-table.py --check
+python scripts/bad-input-table.py --check  # docs/security.md's table is the catalogue tests/integration runs
+python scripts/role-docs.py --check        # docs/roles/ is the roles' argument specs
 phase "lint: ansible-lint (production profile, offline)"
 ansible-lint --offline --profile production
 

@@ -23,6 +23,12 @@ description:
   - Each failure has a machine-readable RV(error_kind) and a message that says what to do.
   - Read-only, so it runs in check mode too and never reports a change.
   - A server that does not list models (HTTP 404 on C(/models)) is checked without the model listing, with a warning.
+  - With reference vectors (O(reference_file) or O(reference)) it also checks that the vectors are the right ones,
+    not just well-formed; the reference's inputs are embedded and each vector's cosine with the reference vector of
+    the same input must be at least O(min_cosine). A server that pools, truncates or loads the model differently
+    than the reference passes every other check and fails this one, naming the input, the cosine and the likely
+    causes. See C(docs/verification.md) and C(scripts/make-reference-vectors.py), which makes reference files.
+  - To compare several endpoints of one model with each other, use M(embedops.embeddings.embeddings_agreement).
 version_added: 0.1.0
 author: embedops.embeddings contributors (@embedops)
 options:
@@ -81,6 +87,41 @@ options:
       - Only the float request is sent; the other checks are skipped.
     type: bool
     default: false
+  reference_file:
+    description:
+      - Path of a reference vectors file (JSON, format 1) on the host the module runs on, as
+        C(scripts/make-reference-vectors.py) writes it.
+      - It holds the model's id, the dimension, fixed inputs and their vectors, and how they were made (generator,
+        library versions, pooling, normalisation, dtype).
+      - The file is checked before any request; a file that cannot be read, is not JSON, lacks a field, holds
+        vectors of another dimension than it says, or was made for another model than O(reference_model) fails with
+        RV(error_kind=reference_invalid), naming the file and what is wrong.
+      - When the reference says C(normalized), the vectors of its inputs must have norm 1 as well.
+    type: path
+  reference:
+    description:
+      - The content of a reference vectors file, as a dictionary, instead of O(reference_file); for a file that is
+        on the controller, read it with the P(ansible.builtin.file#lookup) lookup and the C(from_json) filter.
+    type: dict
+  reference_source:
+    description:
+      - Where O(reference) came from, for example the file's path on the controller; messages name the reference by
+        it.
+    type: str
+  reference_model:
+    description:
+      - The model id the reference must have been made for, compared with the reference's C(model).
+      - Defaults to O(model). Set it when the server serves the model under another name (vLLM's
+        C(--served-model-name)), for example V(sentence-transformers/all-MiniLM-L6-v2) served as
+        V(all-minilm-l6-v2).
+    type: str
+  min_cosine:
+    description:
+      - The lowest cosine similarity a served vector may have with its reference vector; between 0 and 1.
+      - The default 0.99 passes the same weights served in float32, float16 or bfloat16 (cosines above 0.9999 with
+        all-MiniLM-L6-v2) and fails every wrong configuration measured (another pooling gives 0.38 to 0.58).
+    type: float
+    default: 0.99
   timeout:
     description:
       - Seconds each request may take in all (connecting, and the whole answer); must be greater than 0.
@@ -109,6 +150,7 @@ notes:
   - Needs only the Python standard library on the host it runs on.
   - Run it on the host that should reach the endpoint, often with C(delegate_to) or on localhost.
 seealso:
+  - module: embedops.embeddings.embeddings_agreement
   - name: OpenAI embeddings API
     description: The request and answer this module checks.
     link: https://platform.openai.com/docs/api-reference/embeddings
@@ -143,6 +185,22 @@ EXAMPLES = r"""
     model: text-embedding-3-large
     expected_dimension: 3072
     wait_timeout: 120
+
+- name: Check that vLLM serves the right vectors, against a reference made with sentence-transformers
+  embedops.embeddings.embeddings_verify:
+    api_base: http://127.0.0.1:8000/v1
+    model: all-minilm-l6-v2
+    reference_model: sentence-transformers/all-MiniLM-L6-v2
+    reference_file: /etc/embedops/sentence-transformers--all-MiniLM-L6-v2.json
+
+- name: The same with a reference file on the controller
+  embedops.embeddings.embeddings_verify:
+    api_base: http://127.0.0.1:8000/v1
+    model: all-minilm-l6-v2
+    reference_model: sentence-transformers/all-MiniLM-L6-v2
+    reference: "{{ lookup('ansible.builtin.file', 'files/sentence-transformers--all-MiniLM-L6-v2.json') | from_json }}"
+    reference_source: files/sentence-transformers--all-MiniLM-L6-v2.json (on the controller)
+    min_cosine: 0.995
 
 - name: Check that an over-long input is refused, not silently truncated
   embedops.embeddings.embeddings_verify:
@@ -222,6 +280,41 @@ rate_limit_waits:
   type: list
   elements: float
   sample: [1.0]
+reference_check:
+  description: How the vectors of the reference's inputs compare with the reference.
+  returned: when O(reference_file) or O(reference) is given and its inputs were embedded
+  type: dict
+  contains:
+    model:
+      description: The model the reference was made for.
+      type: str
+    file:
+      description: O(reference_file), or null for O(reference).
+      type: str
+    inputs:
+      description: Number of reference inputs embedded.
+      type: int
+    cosines:
+      description: Cosine of each served vector with its reference vector, in input order, rounded to 6 digits.
+      type: list
+      elements: float
+    lowest:
+      description: The lowest of RV(reference_check.cosines).
+      type: float
+    min_cosine:
+      description: The threshold, O(min_cosine).
+      type: float
+    passed:
+      description: Whether every cosine is at least O(min_cosine).
+      type: bool
+  sample:
+    model: sentence-transformers/all-MiniLM-L6-v2
+    file: /etc/embedops/sentence-transformers--all-MiniLM-L6-v2.json
+    inputs: 6
+    cosines: [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    lowest: 1.0
+    min_cosine: 0.99
+    passed: true
 rejection:
   description: The server's refusal of the over-long inputs.
   returned: success with O(expect_max_input_error=true)
@@ -241,6 +334,10 @@ error_kind:
     - V(invalid_response), V(count_mismatch), V(order_mismatch), V(dimension_mismatch), V(non_finite),
       V(not_unit_norm), V(base64_mismatch).
     - V(input_accepted) (O(expect_max_input_error=true) but the server embedded the inputs).
+    - V(reference_invalid) (the reference cannot be read, is malformed, or was made for another model),
+      V(reference_mismatch) (a vector's cosine with its reference vector is below O(min_cosine)); a reference of
+      another dimension than the served vectors is V(dimension_mismatch), unnormalized vectors against a normalized
+      reference V(not_unit_norm).
   returned: failure
   type: str
   sample: connection_refused
@@ -253,6 +350,7 @@ from ansible_collections.embedops.embeddings.plugins.module_utils.http_client im
     EndpointError,
     HttpClient,
     error_detail,
+    public_url,
 )
 from ansible_collections.embedops.embeddings.plugins.module_utils.openai_embeddings import (
     RETRYABLE_KINDS,
@@ -264,6 +362,14 @@ from ansible_collections.embedops.embeddings.plugins.module_utils.openai_embeddi
     check_unit_norm,
     compare_vectors,
     vector_norms,
+)
+from ansible_collections.embedops.embeddings.plugins.module_utils.reference_vectors import (
+    check_reference_dimension,
+    check_reference_model,
+    check_reference_norms,
+    compare_with_reference,
+    parse_reference,
+    read_reference_file,
 )
 
 DEFAULT_INPUTS = [
@@ -296,10 +402,62 @@ def option_errors(params):
         errors.append("timeout must be greater than 0, got %s" % params["timeout"])
     if params["wait_timeout"] < 0:
         errors.append("wait_timeout must be 0 or more, got %s" % params["wait_timeout"])
+    if not 0 < params["min_cosine"] <= 1:
+        errors.append("min_cosine must be greater than 0 and at most 1, got %s" % params["min_cosine"])
     return errors
 
 
-def verify(api, params, result, warnings):
+def load_reference(params):
+    """The Reference the options give, checked against the model and the dimension; None without one."""
+    if params["reference_file"]:
+        reference = read_reference_file(params["reference_file"])
+    elif params["reference"] is not None:
+        label = "reference %s" % params["reference_source"] if params["reference_source"] else (
+            "the reference given in option reference"
+        )
+        reference = parse_reference(params["reference"], label)
+    else:
+        return None
+    check_reference_model(reference, params["reference_model"] or params["model"])
+    expected = params["expected_dimension"] or params["dimensions"]
+    if expected and expected != reference.dimension:
+        raise EndpointError(
+            "reference_invalid",
+            "%s holds vectors of %d dimensions (model %s), but %s is %d: the reference and the options disagree"
+            % (reference.label, reference.dimension, reference.model,
+               "expected_dimension" if params["expected_dimension"] else "dimensions", expected),
+        )
+    return reference
+
+
+def check_reference(api, params, reference, floats, result):
+    """Embed the reference's inputs (reusing `floats` when they are the inputs) and compare with the reference."""
+    model = params["model"]
+    where = public_url(api.client.base_url)
+    if reference.inputs != list(params["inputs"]):
+        floats = api.embed(reference.inputs, model, "float", params["dimensions"])
+        check_reference_dimension(reference, floats.dimension, model, where)
+        check_finite(floats.vectors)
+    check = dict(
+        model=reference.model, file=params["reference_file"], inputs=len(reference.inputs), cosines=None,
+        lowest=None, min_cosine=params["min_cosine"], passed=False,
+    )
+    result["reference_check"] = check
+    usage = floats.usage or {}
+    try:
+        cosines = compare_with_reference(
+            reference, floats.vectors, params["min_cosine"], model, where, usage.get("prompt_tokens"),
+        )
+    except EndpointError as err:
+        cosines = getattr(err, "cosines", None)
+        if cosines is not None:
+            check.update(cosines=[round(value, 6) for value in cosines], lowest=round(min(cosines), 6))
+        raise
+    check.update(cosines=[round(value, 6) for value in cosines], lowest=round(min(cosines), 6), passed=True)
+    check_reference_norms(reference, vector_norms(floats.vectors), model, where)
+
+
+def verify(api, params, result, warnings, reference=None):
     """One try of all checks; fills `result` as it goes and raises EndpointError on the first failure."""
     model = params["model"]
     try:
@@ -352,6 +510,9 @@ def verify(api, params, result, warnings):
                 % api.client.base_url
             )
 
+    if reference is not None:
+        check_reference(api, params, reference, floats, result)
+
 
 def failure_message(err, wait_timeout, attempts):
     if err.kind == "rate_limited":
@@ -389,13 +550,23 @@ def main():
             timeout=dict(type="float", default=30),
             wait_timeout=dict(type="float", default=0),
             validate_certs=dict(type="bool", default=True),
+            reference_file=dict(type="path"),
+            reference=dict(type="dict"),
+            reference_source=dict(type="str"),
+            reference_model=dict(type="str"),
+            min_cosine=dict(type="float", default=0.99),
         ),
+        mutually_exclusive=[("reference_file", "reference")],
         supports_check_mode=True,
     )
     params = module.params
     errors = option_errors(params)
     if errors:
         module.fail_json(msg="; ".join(errors), error_kind="config", attempts=0)
+    try:
+        reference = load_reference(params)
+    except EndpointError as err:
+        module.fail_json(msg=err.message, error_kind=err.kind, attempts=0)
 
     client = HttpClient(
         params["api_base"],
@@ -409,7 +580,7 @@ def main():
     result = dict(changed=False, served_models=None, base64_matches=None)
     warnings = []
     try:
-        retry.run(lambda: verify(api, params, result, warnings))
+        retry.run(lambda: verify(api, params, result, warnings, reference))
         error = None
     except EndpointError as err:
         error = err

@@ -14,6 +14,10 @@ each route ("METHOD /path") the way a test picks with on(); anything else gets a
   ndjson(lines, interval, then)  NDJSON lines (documents or raw bytes) `interval` seconds apart,
                                  then `then`: "end" (close), "drip" (bytes of a line that never
                                  ends, for 20 s) or "hang" (silence, 20 s)
+  embeddings(vectors, fallback)  a well-formed OpenAI embeddings answer to the request's inputs:
+                                 vectors[text] for each text it knows, `fallback` for the others,
+                                 floats or base64 as the request asks (a server that is wrong only
+                                 in its numbers, for the reference and agreement checks)
 
 and the bodies of the hostile answers of this collection's findings: huge_number_embeddings(),
 string_index_embeddings(), deep_json(), bad_pull_lines().
@@ -23,7 +27,9 @@ for "the other origin" a redirect points to and show which headers reached it. `
 the body bytes written to the client. Nothing here is used outside tests.
 """
 
+import base64
 import json
+import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -112,6 +118,23 @@ class HostileServer:
         handler.end_headers()
         self._write(handler, data)
 
+    def embeddings(self, handler, vectors, fallback=None):
+        request = json.loads(handler.request_body or b"{}")
+        inputs = request.get("input")
+        inputs = [inputs] if isinstance(inputs, str) else list(inputs or [])
+        if fallback is None:
+            dimension = len(next(iter(vectors.values()))) if vectors else 1
+            fallback = [1.0] + [0.0] * (dimension - 1)
+        data = []
+        for i, text in enumerate(inputs):
+            vector = vectors.get(text, fallback)
+            if request.get("encoding_format") == "base64":
+                vector = base64.b64encode(struct.pack("<%df" % len(vector), *vector)).decode()
+            data.append({"object": "embedding", "index": i, "embedding": vector})
+        tokens = sum(len(text.split()) + 2 for text in inputs)
+        self.json(handler, {"object": "list", "model": request.get("model", MODEL), "data": data,
+                            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+
     def redirect(self, handler, location, status=302):
         handler.send_response(status)
         handler.send_header("Location", location)
@@ -184,8 +207,7 @@ class HostileServer:
 
             def _answer(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
+                self.request_body = self.rfile.read(length) if length else b""
                 double.requests.append((self.command, self.path, dict(self.headers.items())))
                 scenario, options = double.routes.get(
                     "%s %s" % (self.command, self.path), ("json", {"body": {"detail": "Not Found"}, "status": 404})

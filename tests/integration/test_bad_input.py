@@ -8,9 +8,9 @@ and leave the host as it was:
   - the role's data directory, the env file's directory, and the case's own `untouched` paths do not exist;
   - the Ollama test double's model store holds the same files as before;
   - a case `against: real` reached no test double at all, one `against: vllm_double` or `ollama_double` reached
-    that double and no other: the README's "Tested against" column is checked, not claimed;
+    that double and no other: the "Tested against" column of docs/security.md is checked, not claimed;
   - no key (the double's, or the case's `secrets`) is in the output.
-scripts/bad-input-table.py renders the same file into README.md.
+scripts/bad-input-table.py renders the same file into docs/security.md.
 """
 
 import json

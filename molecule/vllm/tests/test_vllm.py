@@ -87,6 +87,15 @@ def test_changed_flag_rolled_through_replicas_one_at_a_time(host):
     assert (created - started).total_seconds() > 10, (first["State"]["StartedAt"], second["Created"])
 
 
+@pytest.mark.parametrize("name", sorted(REPLICAS))
+def test_compute_runs_on_tcmalloc_and_intel_openmp(host, name):
+    """vLLM's CPU guide asks for both preloaded; the worker warns at start-up when either is missing."""
+    maps = host.check_output(f"docker exec {name} sh -c 'cat /proc/$(pgrep -f VLLM::Worker | head -1)/maps'")
+    assert "libtcmalloc_minimal.so" in maps and "libiomp5.so" in maps
+    logs = host.run(f"docker logs {name}")
+    assert "not found in LD_PRELOAD" not in logs.stdout + logs.stderr
+
+
 def test_model_mounted_read_only_and_offline(host):
     state = docker_inspect(host, CONTAINER)
     model_mounts = [m for m in state["Mounts"] if m["Destination"] == f"/models/{MODEL}"]
