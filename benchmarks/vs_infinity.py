@@ -33,6 +33,7 @@ import urllib.request
 
 import _collection  # puts this working tree on sys.path as the collection embedops.embeddings
 from ansible_collections.embedops.embeddings.plugins.module_utils import loadgen
+from ansible_collections.embedops.embeddings.plugins.module_utils.reference_vectors import cosine
 from cpu_ceiling import flag, replicas
 
 INFINITY = "infinity-emb[server,torch]==0.0.78"
@@ -86,9 +87,7 @@ def same_vectors(targets, model, tokens):
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - loopback, our own servers
             vectors.append(json.load(response)["data"][0]["embedding"])
-    a, b = vectors
-    dot = sum(x * y for x, y in zip(a, b))
-    return dot / ((sum(x * x for x in a) ** 0.5) * (sum(y * y for y in b) ** 0.5))
+    return cosine(*vectors)
 
 
 def main():
@@ -121,12 +120,12 @@ def main():
                    "infinity": "http://127.0.0.1:%d/v1" % args.port}
         print("vLLM: %d replica(s) on CPUs %s; Infinity 0.0.78 (torch, defaults) pinned to the same CPUs"
               % (len(found), cpus))
-        cosine = same_vectors(targets, model, max(args.tokens))
+        agreement = same_vectors(targets, model, max(args.tokens))
         print("same work: cosine between the two servers' vectors for one %d-token input: %.6f"
-              % (max(args.tokens), cosine))
-        if cosine < 0.999:
+              % (max(args.tokens), agreement))
+        if agreement < 0.999:
             raise SystemExit("the servers did not embed the same tokens (cosine %.6f < 0.999): not comparable"
-                             % cosine)
+                             % agreement)
         results = {}
         for tokens in args.tokens:
             for round_ in range(args.rounds):

@@ -6,25 +6,13 @@ replica started with --pooler-config.seq_pooling_type CLS serves it. Both come f
 """
 
 import json
-import os
 
 import pytest
 from ansible_collections.embedops.embeddings.plugins.module_utils import reference_vectors as rv
 from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import EndpointError
+from doubles.reference_files import CLS_FILE, MEAN_FILE, MODEL, SERVED, load  # tests/ on sys.path: conftest.py
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
-MEAN_FILE = os.path.join(
-    ROOT, "roles", "vllm", "files", "reference_vectors", "sentence-transformers--all-MiniLM-L6-v2.json"
-)
-CLS_FILE = os.path.join(ROOT, "tests", "unit", "fixtures", "reference_vectors", "all-MiniLM-L6-v2-cls.json")
-MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-SERVED = "all-minilm-l6-v2"
 WHERE = "http://127.0.0.1:8000/v1"
-
-
-def load(path):
-    with open(path) as handle:
-        return json.load(handle)
 
 
 @pytest.fixture(scope="module")

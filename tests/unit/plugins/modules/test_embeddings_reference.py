@@ -7,30 +7,16 @@ CLS-pooled (tests/unit/fixtures/reference_vectors/), as a vLLM replica started w
 """
 
 import json
-import os
 
 import pytest
 from ansible_collections.embedops.embeddings.plugins.module_utils import openai_embeddings
 from ansible_collections.embedops.embeddings.plugins.modules import embeddings_agreement, embeddings_verify
 from doubles import hostile_server as hs  # on sys.path by tests/unit/plugins/conftest.py
+from doubles.reference_files import CLS_FILE, MEAN_FILE, MODEL, SERVED, load  # tests/ on sys.path: conftest.py
 
 pytestmark = pytest.mark.usefixtures("no_proxy")
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
-MEAN_FILE = os.path.join(
-    ROOT, "roles", "vllm", "files", "reference_vectors", "sentence-transformers--all-MiniLM-L6-v2.json"
-)
-CLS_FILE = os.path.join(ROOT, "tests", "unit", "fixtures", "reference_vectors", "all-MiniLM-L6-v2-cls.json")
-MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-SERVED = "all-minilm-l6-v2"
 KEY = "sk-reference-test-7d1e44"
-
-
-def load(path):
-    with open(path) as handle:
-        return json.load(handle)
-
-
 MEAN = load(MEAN_FILE)
 CLS = load(CLS_FILE)
 MEAN_TABLE = dict(zip(MEAN["inputs"], MEAN["vectors"]))
