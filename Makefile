@@ -12,7 +12,7 @@ setup:   ## the controller venv only
 	bash scripts/setup-controller.sh
 
 lint: setup
-	. scripts/lib.sh && activate_venv && yamllint --strict . && ruff check . && ansible-lint --offline
+	. scripts/lib.sh && activate_venv && yamllint --strict . && ruff check . && mypy && ansible-lint --offline
 	bash scripts/sanity.sh pep8 pylint  # the style rules ruff does not check
 
 unit: setup

@@ -101,7 +101,10 @@ def role_page(role, specs):
         for paragraph in description if isinstance(description, list) else [description]:
             lines += [prose(paragraph), ""]
         options = spec.get("options") or {}
-        if options:
+        if entry_point != "main" and options and options is specs.get("main", {}).get("options"):
+            # A YAML alias of main's options: the same role variables, listed once.
+            lines += ["Takes the variables of the main entry point.", ""]
+        elif options:
             lines += ["| Variable | Type | Default | Description |", "|---|---|---|---|"]
             lines += option_rows(options)
             lines.append("")

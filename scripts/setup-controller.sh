@@ -60,3 +60,7 @@ ln -sfn "$EMBEDOPS_ROOT" "$EMBEDOPS_COLLECTIONS/ansible_collections/embedops/emb
 # sed reads all of its input: `head -1` would close the pipe while ansible still writes, and under
 # pipefail its BrokenPipeError fails the whole script.
 "$EMBEDOPS_VENV/bin/ansible" --version | sed -n 1p >&2
+
+# Debian's promtool for the Prometheus rule tests (tests/unit/test_prometheus_rules.py): unpacked into
+# .cache/prometheus, nothing installed on the host.
+bash "$EMBEDOPS_ROOT/scripts/setup-promtool.sh"

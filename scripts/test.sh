@@ -16,6 +16,8 @@ phase "lint: yamllint"
 yamllint --strict .
 phase "lint: ruff"
 ruff check .
+phase "lint: mypy (plugins/module_utils, as Python 3.9 code)"
+mypy
 python scripts/bad-input-table.py --check  # docs/security.md's table is the catalogue tests/integration runs
 python scripts/role-docs.py --check        # docs/roles/ is the roles' argument specs
 phase "lint: ansible-lint (production profile, offline)"

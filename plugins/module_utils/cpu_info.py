@@ -23,10 +23,12 @@ said in "reasons".
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import platform
 import re
+from typing import Any, Iterable, Optional
 
 X86_ISA = (
     "avx2", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni",
@@ -48,7 +50,7 @@ _ARM_IMPLEMENTERS = {
     0x50: "APM", 0x51: "Qualcomm", 0x61: "Apple", 0xC0: "Ampere",
 }
 # (implementer, "CPU part") -> model name, for the server cores a tuner meets.
-_ARM_PARTS = {
+_ARM_PARTS: dict[tuple[int, int | None], str] = {
     (0x41, 0xD08): "Cortex-A72", (0x41, 0xD0B): "Cortex-A76", (0x41, 0xD0C): "Neoverse-N1",
     (0x41, 0xD40): "Neoverse-V1", (0x41, 0xD49): "Neoverse-N2", (0x41, 0xD4F): "Neoverse-V2",
     (0x41, 0xD84): "Neoverse-V3", (0x41, 0xD8E): "Neoverse-N3", (0xC0, 0xAC3): "Ampere-1", (0xC0, 0xAC4): "Ampere-1a",
@@ -64,33 +66,35 @@ NODE = "sys/devices/system/node"
 CGROUP = "sys/fs/cgroup"
 
 
-def parse_cpulist(text):
+def parse_cpulist(text: str | None) -> list[int]:
     """The CPUs of a kernel cpulist ("0-3,8-11", "0-15:2/4", "" for none) as a sorted list; ValueError if malformed."""
-    cpus = set()
+    cpus: set[int] = set()
     for part in (text or "").strip().split(","):
         part = part.strip()
         if not part:
             continue
-        span, used, group = part, None, None
+        span, stride = part, None  # stride: (CPUs used, group size) of "first-last:used/group"
         if ":" in part:
-            span, stride = part.split(":", 1)
-            used, group = (int(value) for value in stride.split("/", 1))
+            span, stride_text = part.split(":", 1)
+            used, group = (int(value) for value in stride_text.split("/", 1))
             if used <= 0 or group <= 0:
                 raise ValueError("cpulist stride %r" % part)
-        first, dash, last = span.partition("-")
-        first = int(first)
-        last = int(last) if dash else first
+            stride = (used, group)
+        first_text, dash, last_text = span.partition("-")
+        first = int(first_text)
+        last = int(last_text) if dash else first
         if last < first or first < 0:
             raise ValueError("cpulist range %r" % part)
         for cpu in range(first, last + 1):
-            if used is None or (cpu - first) % group < used:
+            if stride is None or (cpu - first) % stride[1] < stride[0]:
                 cpus.add(cpu)
     return sorted(cpus)
 
 
-def parse_cpuinfo(text):
+def parse_cpuinfo(text: str | None) -> list[dict[str, str]]:
     """/proc/cpuinfo as a list of dicts, one per blank-line-separated block; keys as written ("model name")."""
-    blocks, block = [], {}
+    blocks: list[dict[str, str]] = []
+    block: dict[str, str] = {}
     for line in (text or "").splitlines():
         if not line.strip():
             if block:
@@ -105,9 +109,9 @@ def parse_cpuinfo(text):
     return blocks
 
 
-def parse_meminfo(text):
+def parse_meminfo(text: str | None) -> dict[str, int]:
     """/proc/meminfo (or a node's meminfo) as {name: kB}; the "Node N" prefix of node files is dropped."""
-    values = {}
+    values: dict[str, int] = {}
     for line in (text or "").splitlines():
         key, colon, value = line.partition(":")
         words = value.split()
@@ -121,9 +125,11 @@ def parse_meminfo(text):
     return values
 
 
-def parse_proc_cgroup(text):
+def parse_proc_cgroup(text: str | None) -> tuple[str | None, dict[str, str], dict[str, str]]:
     """(v2 path or None, {v1 controller: path}, {v1 controller: the line's controller list}) of /proc/self/cgroup."""
-    v2, v1, groups = None, {}, {}
+    v2: str | None = None
+    v1: dict[str, str] = {}
+    groups: dict[str, str] = {}
     for line in (text or "").splitlines():
         fields = line.strip().split(":", 2)
         if len(fields) != 3:
@@ -139,14 +145,14 @@ def parse_proc_cgroup(text):
     return v2, v1, groups
 
 
-def parse_lscpu_json(text):
+def parse_lscpu_json(text: str | None) -> dict[str, dict[Any, Any]]:
     """`lscpu -J -e=CPU,NODE,SOCKET,CORE,ONLINE` and/or `lscpu -J` output as dict(cpus, summary).
 
     cpus: {cpu: {"node", "socket", "core", "online"}} from the "cpus" list (util-linux 2.38 prints numbers and
     booleans, older ones strings such as "0" and "yes"); summary: {field without its colon: data} from the
     "lscpu" list, nested "children" flattened. Either may be empty; text that is not JSON gives both empty.
     """
-    result = {"cpus": {}, "summary": {}}
+    result: dict[str, dict[Any, Any]] = {"cpus": {}, "summary": {}}
     try:
         data = json.loads(text or "")
     except ValueError:
@@ -178,7 +184,7 @@ def parse_lscpu_json(text):
     return result
 
 
-def sysfs_topology_complete(root="/"):
+def sysfs_topology_complete(root: str = "/") -> bool:
     """Whether every online CPU has topology/physical_package_id and core_id in sysfs (then lscpu adds nothing)."""
     reader = _Reader(root)
     online = reader.cpulist(CPU + "/online")
@@ -191,7 +197,7 @@ def sysfs_topology_complete(root="/"):
     )
 
 
-def default_affinity(root="/"):
+def default_affinity(root: str = "/") -> set[int] | None:
     """The process's own CPU affinity when root is the real root and the platform has it, else None."""
     if os.path.realpath(root) != os.path.realpath("/"):
         return None
@@ -204,7 +210,9 @@ def default_affinity(root="/"):
         return None
 
 
-def cpu_facts(root="/", affinity=None, lscpu_json=None, machine=None):
+def cpu_facts(
+    root: str = "/", affinity: Iterable[int] | None = None, lscpu_json: str | None = None, machine: str | None = None
+) -> dict[str, Any]:
     """The embedops_cpu facts of the host whose filesystem is at root.
 
     affinity: the CPUs the process may run on (a set of ints); None means default_affinity(root), that is the
@@ -214,7 +222,7 @@ def cpu_facts(root="/", affinity=None, lscpu_json=None, machine=None):
     """
     reader = _Reader(root)
     reasons = reader.reasons
-    lscpu = parse_lscpu_json(lscpu_json) if lscpu_json else {"cpus": {}, "summary": {}}
+    lscpu: dict[str, dict[Any, Any]] = parse_lscpu_json(lscpu_json) if lscpu_json else {"cpus": {}, "summary": {}}
     cpuinfo_text = reader.text("proc/cpuinfo")
     if cpuinfo_text is None:
         reasons.append("no /proc/cpuinfo: model and ISA flags unknown")
@@ -294,24 +302,24 @@ def cpu_facts(root="/", affinity=None, lscpu_json=None, machine=None):
 class _Reader:
     """Reads files below root; None for anything missing or unreadable, never an exception."""
 
-    def __init__(self, root):
+    def __init__(self, root: str) -> None:
         self.root = root or "/"
-        self.reasons = []
+        self.reasons: list[str] = []
 
-    def path(self, relative):
+    def path(self, relative: str) -> str:
         return os.path.join(self.root, relative.lstrip("/"))
 
-    def text(self, relative):
+    def text(self, relative: str) -> str | None:
         try:
             with open(self.path(relative), encoding="utf-8", errors="replace") as handle:
                 return handle.read()
         except (OSError, ValueError):
             return None
 
-    def int(self, relative):
+    def int(self, relative: str) -> builtins.int | None:
         return _int(self.text(relative))
 
-    def cpulist(self, relative):
+    def cpulist(self, relative: str) -> list[builtins.int] | None:
         text = self.text(relative)
         if text is None:
             return None
@@ -321,10 +329,10 @@ class _Reader:
             self.reasons.append("/%s is not a CPU list (%r): ignored" % (relative, text.strip()[:40]))
             return None
 
-    def isdir(self, relative):
+    def isdir(self, relative: str) -> bool:
         return os.path.isdir(self.path(relative))
 
-    def listdir(self, relative):
+    def listdir(self, relative: str) -> list[str]:
         try:
             return os.listdir(self.path(relative))
         except OSError:
@@ -334,34 +342,36 @@ class _Reader:
 class _Cgroup:
     """The process's cgroup limits, v2 or v1 (a v1 controller wins: a controller is in one hierarchy only)."""
 
-    def __init__(self, reader):
+    def __init__(self, reader: _Reader) -> None:
         self.reader = reader
         text = reader.text("proc/self/cgroup")
         self.known = text is not None
         if not self.known:
             reader.reasons.append("no /proc/self/cgroup: no cgroup limits read")
         self.v2, self.v1, self.groups = parse_proc_cgroup(text)
-        self.v2_mount = None
+        self.v2_mount: str | None = None
         if reader.text(CGROUP + "/cgroup.controllers") is not None:
             self.v2_mount = CGROUP
         elif reader.isdir(CGROUP + "/unified"):
             self.v2_mount = CGROUP + "/unified"
-        self._dirs = {}
+        self._dirs: dict[str, tuple[str | None, list[str]]] = {}
 
-    def dirs(self, controller):
+    def dirs(self, controller: str) -> tuple[str | None, list[str]]:
         """("v1"/"v2", [own cgroup dir, its parent, ..., the mount's root]), or (None, [])."""
         if controller in self._dirs:
             return self._dirs[controller]
-        version, mount, path = None, None, None
+        found = None  # (version, mount, path)
         if controller in self.v1:
             for name in (controller, self.groups[controller]):
                 if self.reader.isdir("%s/%s" % (CGROUP, name)):
-                    version, mount, path = "v1", "%s/%s" % (CGROUP, name), self.v1[controller]
+                    found = ("v1", "%s/%s" % (CGROUP, name), self.v1[controller])
                     break
-        if version is None and self.v2 is not None and self.v2_mount:
-            version, mount, path = "v2", self.v2_mount, self.v2
-        dirs = []
-        if version:
+        if found is None and self.v2 is not None and self.v2_mount:
+            found = ("v2", self.v2_mount, self.v2)
+        version: str | None = None
+        dirs: list[str] = []
+        if found:
+            version, mount, path = found
             parts = [part for part in path.split("/") if part and part not in (".", "..")]
             if self.reader.isdir("/".join([mount] + parts)):
                 dirs = ["/".join([mount] + parts[:depth]) for depth in range(len(parts), -1, -1)]
@@ -374,7 +384,7 @@ class _Cgroup:
         self._dirs[controller] = (version, dirs)
         return version, dirs
 
-    def cpuset(self):
+    def cpuset(self) -> list[int] | None:
         """The cgroup's effective CPUs (nearest cgroup that says), or None."""
         version, dirs = self.dirs("cpuset")
         names = ["cpuset.cpus.effective"] if version == "v2" else ["cpuset.effective_cpus", "cpuset.cpus"]
@@ -385,10 +395,10 @@ class _Cgroup:
                     return cpus
         return None
 
-    def cpu_quota(self):
+    def cpu_quota(self) -> float | None:
         """CPUs the CFS quota allows (quota / period, the tightest on the way to the root), or None for none."""
         version, dirs = self.dirs("cpu")
-        quotas = []
+        quotas: list[float] = []
         for directory in dirs:
             if version == "v2":
                 words = (self.reader.text(directory + "/cpu.max") or "").split()
@@ -402,11 +412,11 @@ class _Cgroup:
                 quotas.append(round(float(quota) / period, 3))
         return min(quotas) if quotas else None
 
-    def memory_limit_mib(self):
+    def memory_limit_mib(self) -> int | None:
         """The tightest memory limit on the way to the root in MiB, or None when unlimited."""
         version, dirs = self.dirs("memory")
         name = "memory.max" if version == "v2" else "memory.limit_in_bytes"
-        limits = []
+        limits: list[int] = []
         for directory in dirs:
             value = self.reader.int("%s/%s" % (directory, name))
             if value is not None and 0 < value < UNLIMITED_BYTES:
@@ -414,7 +424,7 @@ class _Cgroup:
         return min(limits) if limits else None
 
 
-def _int(value):
+def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):
@@ -426,15 +436,15 @@ def _int(value):
         return None
 
 
-def _mib(kib):
+def _mib(kib: int | None) -> int | None:
     return None if kib is None else int(kib) // 1024
 
 
-def _cpulist_text(cpus):
+def _cpulist_text(cpus: Iterable[int]) -> str:
     return ",".join(str(cpu) for cpu in cpus)
 
 
-def _architecture(root, machine, processors, summary):
+def _architecture(root: str, machine: str | None, processors: list[dict[str, str]], summary: dict[str, str]) -> str:
     if machine:
         return _normalise_machine(machine)
     if os.path.realpath(root) == os.path.realpath("/") and platform.machine():
@@ -449,14 +459,17 @@ def _architecture(root, machine, processors, summary):
     return _normalise_machine(platform.machine() or "unknown")
 
 
-def _normalise_machine(machine):
+def _normalise_machine(machine: str) -> str:
     machine = machine.strip().lower()
     return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
 
 
-def _identity(architecture, processors, summary, reasons):
+def _identity(
+    architecture: str, processors: list[dict[str, str]], summary: dict[str, str], reasons: list[str]
+) -> dict[str, str]:
     first = processors[0] if processors else {}
-    model, vendor = first.get("model name"), first.get("vendor_id")
+    model: str | None = first.get("model name")
+    vendor: str | None = first.get("vendor_id")
     if architecture in _ARM64 or "CPU implementer" in first:
         implementer, part = _int(first.get("CPU implementer")), _int(first.get("CPU part"))
         if implementer is not None:
@@ -474,11 +487,11 @@ def _identity(architecture, processors, summary, reasons):
     return {"model_name": model or "unknown", "vendor": vendor or "unknown"}
 
 
-def _feature_sets(processors, key):
+def _feature_sets(processors: list[dict[str, str]], key: str) -> list[set[str]]:
     return [set(block[key].split()) for block in processors if key in block]
 
 
-def _common_features(processors, summary, key):
+def _common_features(processors: list[dict[str, str]], summary: dict[str, str], key: str) -> set[str]:
     """The features every processor block lists (a feature the tuner relies on must be on every CPU)."""
     sets = _feature_sets(processors, key)
     if sets:
@@ -486,11 +499,11 @@ def _common_features(processors, summary, key):
     return set((summary.get("Flags") or "").split())
 
 
-def _has_feature(processors, name):
+def _has_feature(processors: list[dict[str, str]], name: str) -> bool:
     return name in _common_features(processors, {}, "Features")
 
 
-def _isa(architecture, processors, summary):
+def _isa(architecture: str, processors: list[dict[str, str]], summary: dict[str, str]) -> dict[str, bool]:
     isa = {name: False for name in X86_ISA}
     if architecture in _ARM64:
         features = _common_features(processors, summary, "Features")
@@ -501,11 +514,14 @@ def _isa(architecture, processors, summary):
     return isa
 
 
-def _online(reader, processors, lscpu_cpus, reasons):
+def _online(
+    reader: _Reader, processors: list[dict[str, str]], lscpu_cpus: dict[int, dict[str, Any]], reasons: list[str]
+) -> list[int]:
     online = reader.cpulist(CPU + "/online")
     if online:
         return online
-    numbers = sorted({_int(block["processor"]) for block in processors})
+    # processors holds only the blocks with a processor number (see cpu_facts)
+    numbers = sorted({number for number in (_int(block["processor"]) for block in processors) if number is not None})
     if numbers:
         reasons.append("no %s: the processors of /proc/cpuinfo counted as online" % ("/" + CPU + "/online"))
         return numbers
@@ -521,14 +537,17 @@ def _online(reader, processors, lscpu_cpus, reasons):
     return []
 
 
-def _numa(reader, usable_cpus, reasons):
+def _numa(
+    reader: _Reader, usable_cpus: list[int], reasons: list[str]
+) -> tuple[list[dict[str, Any]], dict[int, int]]:
     """([{"id", "cpus", "memory_total_mib"}], {cpu: node}) from sysfs; ([], {}) without node directories."""
     ids = sorted(int(match.group(1)) for match in map(_NODE_DIR.match, reader.listdir(NODE)) if match)
     if not ids:
         reasons.append("no NUMA information in sysfs: one node assumed")
         return [], {}
     usable = set(usable_cpus)
-    nodes, node_of = [], {}
+    nodes: list[dict[str, Any]] = []
+    node_of: dict[int, int] = {}
     for node in ids:
         cpus = reader.cpulist("%s/node%d/cpulist" % (NODE, node)) or []
         for cpu in cpus:
@@ -544,16 +563,20 @@ def _numa(reader, usable_cpus, reasons):
     return nodes, node_of
 
 
-def _cores(reader, online, usable, node_of, processors, lscpu_cpus, reasons):
+def _cores(
+    reader: _Reader, online: list[int], usable: set[int], node_of: dict[int, int], processors: list[dict[str, str]],
+    lscpu_cpus: dict[int, dict[str, Any]], reasons: list[str],
+) -> list[dict[str, Any]]:
     """The physical cores with at least one usable thread: (package, core_id) groups of the online CPUs."""
-    place = {}
+    sysfs: dict[int, tuple[Any, Any]] = {}
+    place: Optional[dict[int, tuple[Any, Any]]] = sysfs  # cpu: (package, core); None when sysfs lacks a CPU's
     for cpu in online:
         package = reader.int("%s/cpu%d/topology/physical_package_id" % (CPU, cpu))
         core = reader.int("%s/cpu%d/topology/core_id" % (CPU, cpu))
         if package is None or core is None:
             place = None
             break
-        place[cpu] = (package, core)
+        sysfs[cpu] = (package, core)
     if place is None and online and all(
         lscpu_cpus.get(cpu, {}).get("socket") is not None and lscpu_cpus[cpu].get("core") is not None
         for cpu in online
@@ -576,11 +599,11 @@ def _cores(reader, online, usable, node_of, processors, lscpu_cpus, reasons):
             if online:
                 reasons.append("no CPU topology in sysfs or /proc/cpuinfo: each CPU counted as its own core")
             place = {cpu: (0, cpu) for cpu in online}
-    groups = {}
+    groups: dict[tuple[int, int], list[int]] = {}
     for cpu in online:
         package, core = place[cpu]
         groups.setdefault((max(package, 0), core), []).append(cpu)
-    cores = []
+    cores: list[dict[str, Any]] = []
     for (package, core), threads in sorted(groups.items()):
         mine = [cpu for cpu in threads if cpu in usable]
         if mine:

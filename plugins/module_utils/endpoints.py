@@ -10,15 +10,16 @@ rewriting the rule.
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "*": "127.0.0.1", "": "127.0.0.1"}  # noqa: S104 - names them
 
 
-def is_wildcard(address):
+def is_wildcard(address: Any) -> bool:
     return str(address if address is not None else "").strip() in WILDCARDS
 
 
-def url_host(host):
+def url_host(host: Any) -> str:
     """`host` as it goes into a URL: an IPv6 literal in brackets, anything else as it is."""
     host = str(host).strip()
     if host.startswith("[") and host.endswith("]"):
@@ -31,7 +32,7 @@ def url_host(host):
     return host
 
 
-def advertise_host(bind_address, fallback):
+def advertise_host(bind_address: Any, fallback: Any) -> str:
     """The address other hosts use: the bind address, or `fallback` (the host's own) when it is a wildcard."""
     if is_wildcard(bind_address):
         if not fallback:
@@ -41,7 +42,7 @@ def advertise_host(bind_address, fallback):
     return str(bind_address)
 
 
-def endpoint_url(host, port, tls=False, path="/v1", local=False):
+def endpoint_url(host: Any, port: Any, tls: bool = False, path: Any = "/v1", local: bool = False) -> str:
     """The URL of an endpoint on `host`:`port`. With `local`, a wildcard host becomes loopback (the same host
     reaching its own service); otherwise a wildcard is refused, since no other host can reach it."""
     host = "" if host is None else str(host).strip()
@@ -51,10 +52,10 @@ def endpoint_url(host, port, tls=False, path="/v1", local=False):
                              "advertised address, or local=true on the host itself" % host)
         host = WILDCARDS[host]
     try:
-        port = int(port)
+        number = int(port)
     except (TypeError, ValueError):
         raise ValueError("port %r is not a number" % (port,)) from None
-    if not 0 < port < 65536:
-        raise ValueError("port %d is outside 1-65535" % port)
+    if not 0 < number < 65536:
+        raise ValueError("port %d is outside 1-65535" % number)
     path = "" if not path else ("/" + str(path).lstrip("/"))
-    return "%s://%s:%d%s" % ("https" if tls else "http", url_host(host), port, path)
+    return "%s://%s:%d%s" % ("https" if tls else "http", url_host(host), number, path)

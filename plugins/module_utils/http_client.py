@@ -37,6 +37,7 @@ import ssl
 import threading
 import time
 from http.client import HTTPException
+from typing import IO, Any, Callable, Collection, Iterator, Optional, TypeVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
@@ -55,12 +56,27 @@ REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
 _READ_SIZE = 64 * 1024
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_T = TypeVar("_T")
+# What urllib's open_url returns, or the HTTPError it raised for an error status: read, readline, headers, close.
+Response = Any
+# Extra request headers a caller passes.
+Headers = Optional[dict[str, str]]
 
 
 class EndpointError(Exception):
     """A request that did not produce the expected answer, said in an operator's words."""
 
-    def __init__(self, kind, message, url=None, status=None, body=None):
+    # Set on some errors only, so read with getattr(err, name, default): the seconds an HTTP 429 asks to wait and
+    # whether that wait passes the caller's deadline (openai_embeddings), the cosines of a failed reference check
+    # and the pairs of a failed agreement check (reference_vectors).
+    retry_after: float | None
+    wait_exceeds_deadline: bool
+    cosines: list[float]
+    pairs: list[dict[str, Any]]
+
+    def __init__(
+        self, kind: str, message: str, url: str | None = None, status: int | None = None, body: Any = None
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
@@ -68,19 +84,19 @@ class EndpointError(Exception):
         self.status = status
         self.body = body
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "message": self.message, "url": self.url, "status": self.status}
 
 
 class HttpResponse:
-    def __init__(self, url, status, headers, body, elapsed):
+    def __init__(self, url: str, status: int, headers: dict[str, str], body: bytes, elapsed: float) -> None:
         self.url = url
         self.status = status
         self.headers = headers
         self.body = body
         self.elapsed = elapsed
 
-    def json(self):
+    def json(self) -> Any:
         try:
             return json.loads(self.body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -93,14 +109,14 @@ class HttpResponse:
             ) from exc
 
 
-def _json_problem(exc):
+def _json_problem(exc: BaseException) -> str:
     """What is wrong with a document json.loads refused, in words."""
     if isinstance(exc, RecursionError):
         return "it is nested too deep to read"
     return str(exc)
 
 
-def public_url(url):
+def public_url(url: str) -> str:
     """`url` without its user:password@ part, for messages and results."""
     if not url:
         return url
@@ -110,7 +126,7 @@ def public_url(url):
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
-def url_origin(url):
+def url_origin(url: str) -> tuple[str, str, int | None]:
     """(scheme, host, port) of `url`: where credentials given for it may go."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
@@ -121,7 +137,7 @@ def url_origin(url):
     return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
 
 
-def check_scheme(url):
+def check_scheme(url: str) -> None:
     """Raise EndpointError("config") unless `url` is http:// or https://."""
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
@@ -133,11 +149,11 @@ def check_scheme(url):
         )
 
 
-def response_status(resp):
+def response_status(resp: Response) -> int:
     return resp.getcode() if hasattr(resp, "getcode") else resp.code
 
 
-def _response_header(resp, name):
+def _response_header(resp: Response, name: str) -> str | None:
     headers = getattr(resp, "headers", None)
     if not headers:
         return None
@@ -147,19 +163,19 @@ def _response_header(resp, name):
     return None
 
 
-def _close(resp):
+def _close(resp: Response) -> None:
     """Close resp, unless a reading thread the caller stopped waiting for still owns it (and will close it)."""
     if not getattr(resp, "embedops_read_elsewhere", False):
         _close_now(resp)
 
 
-def _hand_over(resp):
+def _hand_over(resp: Response) -> None:
     """Leave resp to the thread still reading it: closing it here would wait for that read to end."""
     with contextlib.suppress(AttributeError):
         resp.embedops_read_elsewhere = True
 
 
-def _close_now(resp):
+def _close_now(resp: Response) -> None:
     close = getattr(resp, "close", None)
     if close:
         with contextlib.suppress(OSError, HTTPException, ValueError):
@@ -170,7 +186,9 @@ class _Overdue(Exception):
     """The work given to _within did not end in time."""
 
 
-def _within(seconds, work, abandon=None):
+def _within(
+    seconds: float, work: Callable[[threading.Event], _T], abandon: Callable[[Any], object] | None = None
+) -> _T:
     """work(cancelled) run in a helper thread; its result, or _Overdue when it takes longer than `seconds`.
 
     urllib gives no deadline for a whole request: its timeout bounds each socket operation, so a server
@@ -179,12 +197,13 @@ def _within(seconds, work, abandon=None):
     stop at its next chance, and abandon(result) gets what the work returns late (to close it). The
     caller never touches the work's objects meanwhile: closing a response another thread reads blocks.
     """
-    box = {}
+    box: dict[str, Any] = {}
     done = threading.Event()
     cancelled = threading.Event()
     lock = threading.Lock()
 
-    def run():
+    def run() -> None:
+        value: _T | None
         try:
             value = work(cancelled)
         except BaseException as exc:  # handed to the caller below; a thread must not print it  # noqa: B036
@@ -209,7 +228,7 @@ def _within(seconds, work, abandon=None):
     return box["value"]
 
 
-def _with_userinfo(target, url):
+def _with_userinfo(target: str, url: str) -> str:
     """target with the user:password@ of url, when url has one and target none (the same origin only)."""
     given = urlsplit(url)
     parts = urlsplit(target)
@@ -218,13 +237,13 @@ def _with_userinfo(target, url):
     return urlunsplit(parts._replace(netloc="%s@%s" % (given.netloc.rsplit("@", 1)[0], parts.netloc)))
 
 
-def _read_some(resp, size):
+def _read_some(resp: Response, size: int) -> bytes:
     """At most `size` bytes of the body, from at most one read of the network when the response allows it."""
     read1 = getattr(resp, "read1", None)
     return read1(size) if read1 is not None else resp.read(size)
 
 
-def read_capped(resp, url, max_bytes, cancelled=None):
+def read_capped(resp: Response, url: str, max_bytes: int, cancelled: threading.Event | None = None) -> bytes:
     """The whole body of `resp`; EndpointError("invalid_response") once it passes max_bytes.
 
     A body announced larger (Content-Length) is refused before any of it is read. `cancelled`: an Event that
@@ -233,7 +252,7 @@ def read_capped(resp, url, max_bytes, cancelled=None):
     announced = _response_header(resp, "Content-Length") or ""
     if announced.strip().isdigit() and int(announced) > max_bytes:
         raise too_large_error(url, max_bytes, "announces %s bytes" % announced.strip())
-    chunks = []
+    chunks: list[bytes] = []
     size = 0
     while cancelled is None or not cancelled.is_set():
         chunk = _read_some(resp, min(_READ_SIZE, max_bytes + 1 - size))
@@ -246,7 +265,7 @@ def read_capped(resp, url, max_bytes, cancelled=None):
     return b"".join(chunks)
 
 
-def too_large_error(url, max_bytes, what):
+def too_large_error(url: str, max_bytes: int, what: str) -> EndpointError:
     return EndpointError(
         "invalid_response",
         "%s answered with a body larger than the %d bytes (%s) the client reads (it %s): no answer of this API is "
@@ -255,14 +274,14 @@ def too_large_error(url, max_bytes, what):
     )
 
 
-def _size(count):
+def _size(count: int) -> str:
     for factor, unit in ((1024 ** 3, "GiB"), (1024 ** 2, "MiB"), (1024, "KiB")):
         if count >= factor:
             return "%g %s" % (round(count / factor, 1), unit)
     return "%d B" % count
 
 
-def error_detail(body):
+def error_detail(body: bytes | str | None) -> str:
     """Pull the human message out of an error body (OpenAI, vLLM, Ollama and FastAPI shapes)."""
     if not body:
         return ""
@@ -280,7 +299,7 @@ def error_detail(body):
     return json.dumps(doc)[:300]
 
 
-def classify_url_error(url, exc, timeout):
+def classify_url_error(url: str, exc: BaseException, timeout: float | None) -> EndpointError:
     """Turn the exceptions urllib raises into EndpointError kinds."""
     reason = getattr(exc, "reason", exc)
     if isinstance(reason, socket.gaierror):
@@ -311,8 +330,9 @@ class HttpClient:
     max_response_bytes: the largest answer body request() reads.
     """
 
-    def __init__(self, base_url, api_key=None, timeout=30.0, validate_certs=True, headers=None,
-                 follow_redirects=True, max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES):
+    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 30.0, validate_certs: bool = True,
+                 headers: Headers = None, follow_redirects: bool = True,
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
         if "://" not in base_url:
             raise EndpointError(
                 "config", "the URL %r has no scheme: write it as http://host:port/..." % base_url, url=base_url
@@ -326,12 +346,12 @@ class HttpClient:
         self.follow_redirects = follow_redirects
         self.max_response_bytes = max_response_bytes
 
-    def url(self, path):
+    def url(self, path: str) -> str:
         if "://" in path:
             return path
         return "%s/%s" % (self.base_url, path.lstrip("/"))
 
-    def _headers(self, extra, has_json):
+    def _headers(self, extra: Headers, has_json: bool) -> dict[str, str]:
         headers = {"Accept": "application/json"}
         if has_json:
             headers["Content-Type"] = "application/json"
@@ -341,13 +361,14 @@ class HttpClient:
         headers.update(extra or {})
         return headers
 
-    def _prepare(self, json_body, data, headers):
+    def _prepare(self, json_body: Any, data: Any, headers: Headers) -> tuple[Any, dict[str, str]]:
         """The bytes (or file object) to send and the headers to send them with."""
         if json_body is not None:
             data = json.dumps(json_body).encode("utf-8")
         return data, self._headers(headers, json_body is not None)
 
-    def open(self, method, path, json_body=None, data=None, headers=None, timeout=None):
+    def open(self, method: str, path: str, json_body: Any = None, data: Any = None, headers: Headers = None,
+             timeout: float | None = None) -> Response:
         """Open a request and return the raw response object (caller reads and closes it).
 
         HTTP error statuses are returned, not raised: the caller decides what is an error. Connecting, sending
@@ -372,7 +393,8 @@ class HttpClient:
                 "timeout", "no answer from %s within %ss" % (public_url(url), timeout), url=public_url(url)
             ) from None
 
-    def _open_chain(self, method, url, data, headers, timeout, deadline, cancelled):
+    def _open_chain(self, method: str, url: str, data: Any, headers: dict[str, str], timeout: float,
+                    deadline: float | None, cancelled: threading.Event) -> Response:
         """Open url, following the redirects the client allows; the response that is not a redirect."""
         current = url
         for _hop in range(MAX_REDIRECTS + 1):
@@ -415,7 +437,7 @@ class HttpClient:
             url=public_url(url),
         )
 
-    def _check_redirect(self, method, url, current, target, status):
+    def _check_redirect(self, method: str, url: str, current: str, target: str, status: int) -> None:
         """Raise EndpointError("http") for a redirect the client does not follow."""
         scheme = urlsplit(target).scheme.lower()
         problem = None
@@ -440,8 +462,9 @@ class HttpClient:
                 status=status,
             )
 
-    def request(self, method, path, json_body=None, data=None, headers=None, timeout=None, expect=(200,),
-                max_bytes=None):
+    def request(self, method: str, path: str, json_body: Any = None, data: Any = None, headers: Headers = None,
+                timeout: float | None = None, expect: Collection[int] = (200,),
+                max_bytes: int | None = None) -> HttpResponse:
         """Send a request, read the whole answer, raise EndpointError unless status is in expect.
 
         The whole request (connecting, sending, and the answer to its last byte) must end within `timeout`
@@ -453,7 +476,7 @@ class HttpClient:
         max_bytes = self.max_response_bytes if max_bytes is None else max_bytes
         start = time.monotonic()
 
-        def read_answer(resp, cancelled):
+        def read_answer(resp: Response, cancelled: threading.Event) -> tuple[Response, bytes]:
             try:
                 return resp, read_capped(resp, url, max_bytes, cancelled)
             except (socket.timeout, TimeoutError):
@@ -472,14 +495,14 @@ class HttpClient:
         if hasattr(data, "read"):  # an upload, limited per socket operation while it is sent
             opened = self.open(method, path, json_body=json_body, data=data, headers=headers, timeout=timeout)
 
-            def work(cancelled):
+            def work(cancelled: threading.Event) -> tuple[Response, bytes]:
                 return read_answer(opened, cancelled)
         else:
             check_scheme(url)
             deadline = start + timeout
             data, sent = self._prepare(json_body, data, headers)
 
-            def work(cancelled):
+            def work(cancelled: threading.Event) -> tuple[Response, bytes]:
                 return read_answer(self._open_chain(method, url, data, sent, timeout, deadline, cancelled), cancelled)
         try:
             resp, body = _within(timeout, work)
@@ -501,13 +524,14 @@ class HttpClient:
             )
         return result
 
-    def get_json(self, path, **kwargs):
+    def get_json(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs).json()
 
-    def post_json(self, path, payload, **kwargs):
+    def post_json(self, path: str, payload: Any, **kwargs: Any) -> Any:
         return self.request("POST", path, json_body=payload, **kwargs).json()
 
-    def download(self, path, fileobj, offset=0, headers=None, timeout=None, chunk_size=1024 * 1024):
+    def download(self, path: str, fileobj: IO[bytes], offset: int = 0, headers: Headers = None,
+                 timeout: float | None = None, chunk_size: int = 1024 * 1024) -> dict[str, Any]:
         """Stream a GET of path into fileobj; return url, status, size and sha256 of the whole file.
 
         With offset > 0 the first offset bytes already in fileobj are hashed and a Range header
@@ -590,7 +614,7 @@ class HttpClient:
         return {"url": url, "status": status, "size": size, "sha256": digest.hexdigest(), "resumed": status == 206}
 
 
-def read_error_body(resp, timeout, limit=2000):
+def read_error_body(resp: Response, timeout: float, limit: int = 2000) -> bytes:
     """The first `limit` bytes of an error answer, b"" when they do not come within `timeout`; closes resp."""
     try:
         return _within(timeout, lambda cancelled: resp.read(limit), abandon=lambda _body: _close_now(resp)) or b""
@@ -603,7 +627,9 @@ def read_error_body(resp, timeout, limit=2000):
         _close(resp)
 
 
-def iter_ndjson(resp, url, timeout=None, max_line_bytes=MAX_LINE_BYTES):
+def iter_ndjson(
+    resp: Response, url: str, timeout: float | None = None, max_line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[Any]:
     """Yield the JSON documents of an NDJSON (newline-delimited JSON) answer, one per line, as they arrive.
 
     For streamed answers such as Ollama's /api/pull. `resp` is what HttpClient.open returned; it is
@@ -666,7 +692,8 @@ def iter_ndjson(resp, url, timeout=None, max_line_bytes=MAX_LINE_BYTES):
         _close(resp)
 
 
-def stream_ndjson(client, method, path, json_body=None, headers=None, timeout=None, expect=(200,)):
+def stream_ndjson(client: HttpClient, method: str, path: str, json_body: Any = None, headers: Headers = None,
+                  timeout: float | None = None, expect: Collection[int] = (200,)) -> Iterator[Any]:
     """Send a request with `client` (an HttpClient) and yield its NDJSON answer line by line.
 
     A status not in `expect` raises EndpointError("http") with the server's message, as

@@ -48,6 +48,7 @@ import socket
 import ssl
 import time
 import traceback
+from typing import IO, Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import (
     USER_AGENT,
@@ -61,10 +62,11 @@ from ansible_collections.embedops.embeddings.plugins.module_utils.openai_embeddi
     rate_limited_error,
 )
 
+AIOHTTP_IMPORT_ERROR: Optional[str]
 try:
     import aiohttp
 except ImportError:
-    aiohttp = None
+    aiohttp = None  # type: ignore[assignment]  # checked through HAS_AIOHTTP before any use
     HAS_AIOHTTP = False
     AIOHTTP_IMPORT_ERROR = traceback.format_exc()
 else:
@@ -92,7 +94,12 @@ _WORD_TEXT = (
 )
 WORDS = tuple(dict.fromkeys(_WORD_TEXT.split()))  # without repeats, in a fixed order
 
-DEFAULTS = {
+# What one run does (normalize_spec): the keys of a spec and their defaults.
+Spec = dict[str, Any]
+# What one run measured (LoadGenerator._report; the keys are listed in run_load).
+Report = dict[str, Any]
+
+DEFAULTS: Spec = {
     "concurrency": 100,
     "rate": None,
     "duration": 30.0,
@@ -109,11 +116,11 @@ DEFAULTS = {
 }
 
 
-def make_text(rng, n_words):
+def make_text(rng: random.Random, n_words: int) -> str:
     return " ".join(rng.choice(WORDS) for _word in range(n_words))
 
 
-def make_inputs(input_tokens, count, seed=0):
+def make_inputs(input_tokens: int, count: int, seed: int = 0) -> list[str]:
     """`count` different texts of about `input_tokens` tokens each, the same for the same arguments."""
     if input_tokens < 1 or count < 1:
         raise ValueError("input_tokens and count must be at least 1")
@@ -123,7 +130,7 @@ def make_inputs(input_tokens, count, seed=0):
     return [make_text(rng, n_words) for _text in range(count)]
 
 
-def percentile(sorted_values, pct):
+def percentile(sorted_values: Sequence[float], pct: float) -> float | None:
     """Nearest-rank percentile of an ascending list (None for an empty one)."""
     if not sorted_values:
         return None
@@ -131,12 +138,12 @@ def percentile(sorted_values, pct):
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
-def latency_summary(seconds):
+def latency_summary(seconds: Iterable[float]) -> dict[str, float | None]:
     values = sorted(seconds)
     if not values:
         return {"min": None, "mean": None, "p50": None, "p90": None, "p99": None, "max": None}
 
-    def ms(value):
+    def ms(value: Any) -> float:  # a percentile of values, which is not empty: never None
         return round(value * 1000, 2)
 
     return {
@@ -149,13 +156,13 @@ def latency_summary(seconds):
     }
 
 
-def classify_exception(url, exc, timeout):
+def classify_exception(url: str, exc: BaseException, timeout: float) -> EndpointError:
     """The EndpointError kind of an exception aiohttp raised, as http_client names urllib's."""
     if isinstance(exc, EndpointError):
         return exc
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return EndpointError("timeout", "no complete answer from %s within %ss" % (url, timeout), url=url)
-    tls_errors = (ssl.SSLError,)
+    tls_errors: tuple[type[BaseException], ...] = (ssl.SSLError,)
     if aiohttp is not None:
         tls_errors += (aiohttp.ClientSSLError,)
     if isinstance(exc, tls_errors):
@@ -179,37 +186,39 @@ def classify_exception(url, exc, timeout):
 class _Stats:
     """What the requests of one run produced; only measured requests are kept."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.sent = 0  # all, warm-up included
         self.measured_sent = 0
-        self.latencies = []  # successful measured requests, seconds
-        self.send_lags = []  # open loop: actual send - intended send, seconds
+        self.latencies: list[float] = []  # successful measured requests, seconds
+        self.send_lags: list[float] = []  # open loop: actual send - intended send, seconds
         self.ok = 0
         self.failed = 0
-        self.errors = {}
-        self.statuses = {}
-        self.samples = {}
+        self.errors: dict[str, int] = {}
+        self.statuses: dict[str, int] = {}
+        self.samples: dict[str, str] = {}
         self.prompt_tokens = 0
         self.prompt_token_answers = 0
-        self.last_done = None
-        self.completions = []  # (end, inputs, prompt tokens) of every successful answer, warm-up included
+        self.last_done: float | None = None
+        # (end, inputs, prompt tokens) of every successful answer, warm-up included
+        self.completions: list[tuple[float, int, int]] = []
         self.in_flight = 0
         # for progress lines: everything, warm-up included
         self.done_total = 0
-        self.window_latencies = []
+        self.window_latencies: list[float] = []
 
 
 class LoadGenerator:
     """Loads one endpoint; `run(spec)` returns the report of one run (see run_load for the keys)."""
 
-    def __init__(self, api_base, model, api_key=None, name=None, progress=None):
+    def __init__(self, api_base: str, model: str, api_key: str | None = None, name: str | None = None,
+                 progress: IO[str] | None = None) -> None:
         if "://" not in api_base:
             raise EndpointError(
                 "config", "the URL %r has no scheme: write it as http://host:port/v1" % api_base, url=api_base
             )
         self.api_base = api_base.rstrip("/")
         self.url = self.api_base + "/embeddings"
-        self._target = self.url
+        self._target: Any = self.url  # the URL, parsed once a run starts (_parsed_url)
         self.model = model
         self.api_key = api_key
         self.name = name or api_base
@@ -218,12 +227,13 @@ class LoadGenerator:
         self.progress = progress  # a text stream (sys.stderr) for one line per second, or None
 
     # -- one request -------------------------------------------------------------------------
-    def _scrub(self, text):
+    def _scrub(self, text: str) -> str:
         if self.api_key and text:
             return text.replace(self.api_key, "********")
         return text
 
-    async def _one(self, session, body, n_inputs, timeout, intended, measured, stats):
+    async def _one(self, session: aiohttp.ClientSession, body: bytes, n_inputs: int, timeout: float,
+                   intended: float | None, measured: bool, stats: _Stats) -> None:
         stats.sent += 1
         stats.in_flight += 1
         if measured:
@@ -231,7 +241,7 @@ class LoadGenerator:
         start = clock()
         if intended is not None and measured:
             stats.send_lags.append(max(0.0, start - intended))
-        error = None
+        error: EndpointError | None = None
         prompt_tokens = None
         try:
             async with session.post(self._target, data=body) as resp:
@@ -288,24 +298,26 @@ class LoadGenerator:
             stats.samples.setdefault(error.kind, self._scrub(error.message))
 
     # -- the two loops -----------------------------------------------------------------------
-    async def _closed(self, session, bodies, spec, stats, t0, t_end):
-        tickets = {"left": spec["requests"]}
+    async def _closed(self, session: aiohttp.ClientSession, bodies: list[tuple[bytes, int]], spec: Spec,
+                      stats: _Stats, t0: float, t_end: float) -> None:
+        tickets: dict[str, Optional[int]] = {"left": spec["requests"]}
         next_body = {"i": 0}
 
-        def take():
+        def take() -> tuple[bool, tuple[bytes, int]] | None:
             now = clock()
             if now >= t_end:
                 return None
             measured = now >= t0
-            if measured and tickets["left"] is not None:
-                if tickets["left"] <= 0:
+            left = tickets["left"]
+            if measured and left is not None:
+                if left <= 0:
                     return None
-                tickets["left"] -= 1
+                tickets["left"] = left - 1
             i = next_body["i"]
             next_body["i"] += 1
             return measured, bodies[i % len(bodies)]
 
-        async def worker():
+        async def worker() -> None:
             while True:
                 ticket = take()
                 if ticket is None:
@@ -315,10 +327,11 @@ class LoadGenerator:
 
         await asyncio.gather(*(worker() for _worker in range(spec["concurrency"])))
 
-    async def _open(self, session, bodies, spec, stats, t0, t_end):
+    async def _open(self, session: aiohttp.ClientSession, bodies: list[tuple[bytes, int]], spec: Spec,
+                    stats: _Stats, t0: float, t_end: float) -> None:
         rate = float(spec["rate"])
         start = clock()
-        tasks = set()
+        tasks: set[asyncio.Future[None]] = set()
         k = 0
         measured_left = spec["requests"]
         while True:
@@ -345,7 +358,7 @@ class LoadGenerator:
         if tasks:
             await asyncio.gather(*tasks)
 
-    async def _progress(self, stats, spec, begin, t0):
+    async def _progress(self, stream: IO[str], stats: _Stats, spec: Spec, begin: float, t0: float) -> None:
         label = self._label(spec)
         last_done = 0
         while True:
@@ -363,21 +376,21 @@ class LoadGenerator:
             )
             last_done = stats.done_total
             try:
-                self.progress.write(line)
-                self.progress.flush()
+                stream.write(line)
+                stream.flush()
             except (OSError, ValueError):
                 return
 
     @staticmethod
-    def _label(spec):
+    def _label(spec: Spec) -> str:
         if spec.get("rate"):
             return "open %g req/s" % spec["rate"]
         return "closed c=%d" % spec["concurrency"]
 
-    def _bodies(self, spec):
+    def _bodies(self, spec: Spec) -> list[tuple[bytes, int]]:
         n = spec["inputs_per_request"]
         texts = make_inputs(spec["input_tokens"], spec["distinct_inputs"] * n, spec["seed"])
-        bodies = []
+        bodies: list[tuple[bytes, int]] = []
         for i in range(spec["distinct_inputs"]):
             payload = {
                 "model": self.model, "input": texts[i * n:(i + 1) * n], "encoding_format": spec["encoding_format"],
@@ -385,7 +398,7 @@ class LoadGenerator:
             bodies.append((json.dumps(payload).encode("utf-8"), n))
         return bodies
 
-    async def run_async(self, spec):
+    async def run_async(self, spec: Mapping[str, Any] | None) -> Report:
         spec = normalize_spec(spec)
         bodies = self._bodies(spec)
         self._target = _parsed_url(self.url)
@@ -393,8 +406,10 @@ class LoadGenerator:
         if self.api_key:
             headers["Authorization"] = "Bearer %s" % self.api_key
         limit = spec["concurrency"] if not spec["rate"] else spec["max_connections"]
-        ssl_arg = None if spec["validate_certs"] else False
-        connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, ssl=ssl_arg, ttl_dns_cache=300)
+        ssl_arg = None if spec["validate_certs"] else False  # None: aiohttp's default, certificates checked
+        connector = aiohttp.TCPConnector(
+            limit=limit, limit_per_host=0, ssl=ssl_arg, ttl_dns_cache=300  # type: ignore[arg-type]
+        )
         timeout = aiohttp.ClientTimeout(total=spec["timeout"])
         stats = _Stats()
         load_before = _loadavg()
@@ -404,16 +419,18 @@ class LoadGenerator:
             begin = clock()
             t0 = begin + spec["warmup"]
             t_end = t0 + spec["duration"] if spec["duration"] else float("inf")
-            cpu = {}
+            cpu: dict[str, float] = {}
 
-            async def mark_t0():
+            async def mark_t0() -> None:
                 delay = t0 - clock()
                 if delay > 0:
                     await asyncio.sleep(delay)
                 cpu["t0"] = _cpu_seconds()
 
             marker = asyncio.ensure_future(mark_t0())
-            reporter = asyncio.ensure_future(self._progress(stats, spec, begin, t0)) if self.progress else None
+            reporter = (
+                asyncio.ensure_future(self._progress(self.progress, stats, spec, begin, t0)) if self.progress else None
+            )
             try:
                 if spec["rate"]:
                     await self._open(session, bodies, spec, stats, t0, t_end)
@@ -436,7 +453,7 @@ class LoadGenerator:
             load_before, _loadavg(),
         )
 
-    def run(self, spec):
+    def run(self, spec: Mapping[str, Any] | None) -> Report:
         """One run in a fresh event loop. During it, the objects that exist before it are frozen out of the
         garbage collector and collections are made rarer (gc.freeze, gc.set_threshold): at thousands of
         requests per second, collections that rescan every live object cost the client more than the requests.
@@ -451,7 +468,9 @@ class LoadGenerator:
             gc.set_threshold(*thresholds)
             gc.unfreeze()
 
-    def _report(self, spec, stats, bounds, wall, cpu_seconds, cpu_wall, total_wall, load_before, load_after):
+    def _report(self, spec: Spec, stats: _Stats, bounds: tuple[float, float], wall: float, cpu_seconds: float,
+                cpu_wall: float, total_wall: float, load_before: list[float] | None,
+                load_after: list[float] | None) -> Report:
         answered = stats.prompt_token_answers
         in_window = [c for c in stats.completions if bounds[0] <= c[0] <= bounds[1]]
         qps = len(in_window) / wall if wall else 0.0
@@ -501,7 +520,7 @@ class LoadGenerator:
         return report
 
 
-def normalize_spec(spec):
+def normalize_spec(spec: Mapping[str, Any] | None) -> Spec:
     """DEFAULTS completed by spec, checked; raises ValueError naming the bad field."""
     full = dict(DEFAULTS)
     full.update({k: v for k, v in (spec or {}).items() if v is not None})
@@ -534,14 +553,16 @@ def normalize_spec(spec):
     return full
 
 
-def load_specs(concurrencies=(), rates=(), **common):
+def load_specs(concurrencies: Iterable[int] | None = (), rates: Iterable[float] | None = (),
+               **common: Any) -> list[Spec]:
     """One spec per closed-loop concurrency, then one per open-loop rate."""
     specs = [dict(common, concurrency=c, rate=None) for c in concurrencies or ()]
     specs += [dict(common, rate=r) for r in rates or ()]
     return specs
 
 
-def run_load(api_base, model, specs, api_key=None, name=None, progress=None):
+def run_load(api_base: str, model: str, specs: Iterable[Mapping[str, Any] | None], api_key: str | None = None,
+             name: str | None = None, progress: IO[str] | None = None) -> list[Report]:
     """Run the specs one after another against one endpoint; the list of their reports.
 
     Each report: name, api_base, model, mode (closed|open), label, concurrency, rate, warmup_s,
@@ -555,7 +576,7 @@ def run_load(api_base, model, specs, api_key=None, name=None, progress=None):
     return [generator.run(spec) for spec in specs]
 
 
-def _parsed_url(url):
+def _parsed_url(url: str) -> Any:
     """The URL parsed once (yarl, which aiohttp depends on), so that requests do not parse it again."""
     try:
         import yarl
@@ -564,12 +585,12 @@ def _parsed_url(url):
     return yarl.URL(url)
 
 
-def _cpu_seconds():
+def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
-def _loadavg():
+def _loadavg() -> list[float] | None:
     try:
         return [round(value, 2) for value in os.getloadavg()]
     except OSError:
@@ -578,7 +599,7 @@ def _loadavg():
 
 # -- presentation, shared by benchmarks/loadgen.py and playbooks/benchmark.yml -----------------
 
-def _fmt(value, digits=1):
+def _fmt(value: Any, digits: int = 1) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -586,11 +607,11 @@ def _fmt(value, digits=1):
     return "{:,}".format(value)
 
 
-def error_cell(report):
+def error_cell(report: Report) -> str:
     failed = report["requests"]["failed"]
     if not failed:
         return "0"
-    parts = []
+    parts: list[str] = []
     for kind, count in report["errors"].items():
         if kind == "http" and report["http_statuses"]:
             parts.extend("HTTP %s: %d" % (status, n) for status, n in report["http_statuses"].items())
@@ -599,7 +620,7 @@ def error_cell(report):
     return "%d (%s)" % (failed, ", ".join(parts))
 
 
-def littles_law_cell(report):
+def littles_law_cell(report: Report) -> str:
     """QPS x mean latency: about the concurrency in a closed loop; a table whose figures break it is wrong."""
     mean = report["latency_ms"]["mean"]
     if mean is None:
@@ -610,12 +631,12 @@ def littles_law_cell(report):
     return "%.1f" % implied
 
 
-def markdown_table(reports):
+def markdown_table(reports: Sequence[Report]) -> str:
     """The comparison table: one column per endpoint and load, one row per figure."""
     if not reports:
         return "(no results)\n"
     headers = ["%s, %s" % (r["name"], r["label"]) for r in reports]
-    rows = [
+    rows: list[tuple[str, Callable[[Report], str]]] = [
         ("QPS (requests/s)", lambda r: _fmt(r["qps"])),
         ("p50 latency (ms)", lambda r: _fmt(r["latency_ms"]["p50"])),
         ("p90 latency (ms)", lambda r: _fmt(r["latency_ms"]["p90"])),

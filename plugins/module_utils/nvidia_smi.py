@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+from typing import Any, Callable, Sequence
 
 QUERY_FIELDS = (
     "index", "uuid", "name", "memory.total", "memory.free", "driver_version", "compute_cap", "mig.mode.current",
@@ -48,18 +49,18 @@ class NvidiaSmiError(ValueError):
     """Output of nvidia-smi that cannot be read: the message quotes it."""
 
 
-def query_command(binary, fields=QUERY_FIELDS):
+def query_command(binary: str, fields: Sequence[str] = QUERY_FIELDS) -> list[str]:
     """The argv of the GPU query."""
     return [binary, "--query-gpu=" + ",".join(fields), "--format=csv,noheader,nounits"]
 
 
-def unsupported_field(output):
+def unsupported_field(output: str | None) -> str | None:
     """The field an older driver refused ('Field "compute_cap" is not a valid field to query.'), or None."""
     match = _UNSUPPORTED_FIELD.search(output or "")
     return match.group(1) if match else None
 
 
-def driver_problem(output):
+def driver_problem(output: str | None) -> str | None:
     """The first line of a known driver failure message in output, or None."""
     for line in (output or "").splitlines():
         text = line.strip()
@@ -68,21 +69,21 @@ def driver_problem(output):
     return None
 
 
-def parse_cuda_version(header):
+def parse_cuda_version(header: str | None) -> str | None:
     """The CUDA version in the header of plain `nvidia-smi` output, or None."""
     match = _CUDA.search(header or "")
     return match.group(1) if match else None
 
 
-def parse_query(output, fields=QUERY_FIELDS):
+def parse_query(output: str | None, fields: Sequence[str] = QUERY_FIELDS) -> tuple[list[dict[str, Any]], str | None]:
     """(gpus, driver_version) from the CSV of query_command(); gpus sorted by index.
 
     Each GPU: index (int), uuid, name, memory_total_mib and memory_free_mib (int MiB), compute_capability
     (str such as "8.6"), mig_mode ("Enabled"/"Disabled"), each None where nvidia-smi reported none.
     Raises NvidiaSmiError on a line with the wrong number of fields or a number that is not one.
     """
-    gpus = []
-    drivers = []
+    gpus: list[dict[str, Any]] = []
+    drivers: list[str] = []
     lines = [line for line in (output or "").splitlines() if line.strip()]
     for row in csv.reader(lines, skipinitialspace=True):
         if len(row) != len(fields):
@@ -100,21 +101,25 @@ def parse_query(output, fields=QUERY_FIELDS):
             "compute_capability": raw.get("compute_cap"),
             "mig_mode": raw.get("mig.mode.current"),
         }
-        if raw.get("driver_version"):
-            drivers.append(raw["driver_version"])
+        driver = raw.get("driver_version")
+        if driver:
+            drivers.append(driver)
         gpus.append(gpu)
     gpus.sort(key=lambda gpu: -1 if gpu["index"] is None else gpu["index"])
     return gpus, (drivers[0] if drivers else None)
 
 
-def gpu_facts(query_rc, query_out, query_err="", header_out="", fields=QUERY_FIELDS):
+def gpu_facts(
+    query_rc: int, query_out: str | None, query_err: str | None = "", header_out: str | None = "",
+    fields: Sequence[str] = QUERY_FIELDS,
+) -> dict[str, Any]:
     """The facts for one run of the query (and of plain nvidia-smi for the header).
 
     Returns dict(gpus, count, driver_version, cuda_version, reason); reason is None when GPUs were found and
     says why there are none otherwise. A driver that cannot be reached is zero GPUs, not an error. Raises
     NvidiaSmiError for a failure or output this function does not recognise.
     """
-    facts = {"gpus": [], "count": 0, "driver_version": None, "cuda_version": None, "reason": None}
+    facts: dict[str, Any] = {"gpus": [], "count": 0, "driver_version": None, "cuda_version": None, "reason": None}
     both = "%s\n%s" % (query_out or "", query_err or "")
     problem = driver_problem(both)
     if query_rc != 0 or problem:
@@ -131,12 +136,12 @@ def gpu_facts(query_rc, query_out, query_err="", header_out="", fields=QUERY_FIE
     return facts
 
 
-def _value(text):
+def _value(text: str) -> str | None:
     text = text.strip()
     return None if text.lower() in _MISSING else text
 
 
-def _number(text, field, row):
+def _number(text: str | None, field: str, row: list[str]) -> int | None:
     if text is None:
         return None
     try:
@@ -150,7 +155,7 @@ def _number(text, field, row):
     return int(value)
 
 
-def read(run, binary):
+def read(run: Callable[[list[str]], tuple[int, str, str]], binary: str) -> dict[str, Any]:
     """The facts from one host's nvidia-smi, run through run(argv) -> (rc, stdout, stderr).
 
     Asks again without a field an older driver does not know (compute_cap before 510); the gpu_facts module and

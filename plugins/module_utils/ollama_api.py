@@ -27,10 +27,13 @@ import collections
 import hashlib
 import os
 import re
+from typing import Any, Iterable, Mapping
 from urllib.parse import urlparse
 
 from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import (
     EndpointError,
+    HttpClient,
+    HttpResponse,
     error_detail,
     stream_ndjson,
 )
@@ -68,7 +71,7 @@ PROXY_HINT = (
 )
 
 
-def api_base_errors(api_base):
+def api_base_errors(api_base: str) -> list[str]:
     """What is wrong with an Ollama api_base, in the option's words (empty when nothing)."""
     url = urlparse(api_base)
     if url.scheme not in ("http", "https") or not url.netloc:
@@ -84,7 +87,7 @@ def api_base_errors(api_base):
 class ModelName:
     """An Ollama model name, [registry/][namespace/]model[:tag] (Ollama's types/model/name.go)."""
 
-    def __init__(self, host, namespace, model, tag, explicit_tag=True):
+    def __init__(self, host: str, namespace: str, model: str, tag: str, explicit_tag: bool = True) -> None:
         self.host = host
         self.namespace = namespace
         self.model = model
@@ -92,7 +95,7 @@ class ModelName:
         self.explicit_tag = explicit_tag
 
     @classmethod
-    def parse(cls, text):
+    def parse(cls, text: Any) -> ModelName:
         """The ModelName `text` spells; ValueError says what is wrong and how to write it."""
         if not isinstance(text, str) or not text.strip():
             raise ValueError("the model name is empty: %s" % NAME_FORMAT)
@@ -133,15 +136,15 @@ class ModelName:
                 )
         return cls(host, namespace, model, tag, explicit)
 
-    def key(self):
+    def key(self) -> tuple[str, str, str, str]:
         """Ollama matches names case-insensitively."""
         return (self.host.lower(), self.namespace.lower(), self.model.lower(), self.tag.lower())
 
-    def same_model(self, other):
+    def same_model(self, other: ModelName) -> bool:
         """Same registry, namespace and model, whatever the tag."""
         return self.key()[:3] == other.key()[:3]
 
-    def display(self):
+    def display(self) -> str:
         """The shortest form, as /api/tags lists the model: all-minilm:latest, myteam/bge-m3:q8_0."""
         if self.host.lower() == DEFAULT_REGISTRY:
             if self.namespace.lower() == DEFAULT_NAMESPACE:
@@ -149,21 +152,21 @@ class ModelName:
             return "%s/%s:%s" % (self.namespace, self.model, self.tag)
         return "%s/%s/%s:%s" % (self.host, self.namespace, self.model, self.tag)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, ModelName) and self.key() == other.key()
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(self.key())
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.display()
 
 
-def parse_model_name(text):
+def parse_model_name(text: Any) -> ModelName:
     return ModelName.parse(text)
 
 
-def normalize_sha256(text):
+def normalize_sha256(text: str | None) -> str:
     """'sha256:<hex>', '<hex>' or 'sha256-<hex>' -> the lower-case hex digits; ValueError otherwise."""
     match = _SHA256_RE.match((text or "").strip())
     if not match:
@@ -171,7 +174,7 @@ def normalize_sha256(text):
     return match.group(1).lower()
 
 
-def file_sha256(path, chunk_size=4 * 1024 * 1024):
+def file_sha256(path: str, chunk_size: int = 4 * 1024 * 1024) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(chunk_size), b""):
@@ -179,7 +182,7 @@ def file_sha256(path, chunk_size=4 * 1024 * 1024):
     return digest.hexdigest()
 
 
-def weights_digest(show):
+def weights_digest(show: Mapping[str, Any] | None) -> str | None:
     """The digest of the model's weights blob, read from the FROM line of /api/show's modelfile."""
     for line in (show or {}).get("modelfile", "").splitlines():
         if line.startswith("FROM "):
@@ -189,7 +192,7 @@ def weights_digest(show):
     return None
 
 
-def _info_value(info, arch, key):
+def _info_value(info: Mapping[str, Any], arch: str | None, key: str) -> Any:
     if arch and "%s.%s" % (arch, key) in info:
         return info["%s.%s" % (arch, key)]
     for name, value in info.items():
@@ -198,7 +201,7 @@ def _info_value(info, arch, key):
     return None
 
 
-def model_facts(entry, show=None):
+def model_facts(entry: Mapping[str, Any], show: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The facts of one model from its /api/tags entry and (optionally) its /api/show answer."""
     show = show or {}
     details = show.get("details") or entry.get("details") or {}
@@ -225,14 +228,14 @@ def model_facts(entry, show=None):
     }
 
 
-def human_bytes(size):
+def human_bytes(size: float) -> str:
     for factor, unit in ((10**9, "GB"), (10**6, "MB"), (10**3, "KB")):
         if size >= factor:
             return "%.1f %s" % (size / factor, unit)
     return "%d B" % size
 
 
-def _byte_count(doc, key):
+def _byte_count(doc: Mapping[str, Any], key: str) -> int:
     """doc[key] as a whole number of bytes (0 when absent); ValueError for anything else."""
     value = doc.get(key)
     if value is None:
@@ -246,7 +249,7 @@ def _byte_count(doc, key):
     return int(value)
 
 
-def _short(value, limit=80):
+def _short(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "..."
 
@@ -254,13 +257,14 @@ def _short(value, limit=80):
 class Progress:
     """What a pull or create streamed: the last few distinct steps and the bytes of each layer."""
 
-    def __init__(self, keep=8):
-        self.steps = collections.deque(maxlen=keep)
-        self.layers = collections.OrderedDict()  # digest -> [first completed, last completed, total]
-        self.last_status = None
+    def __init__(self, keep: int = 8) -> None:
+        self.steps: collections.deque[str] = collections.deque(maxlen=keep)
+        # digest -> [first completed, last completed, total]
+        self.layers: collections.OrderedDict[str, list[int]] = collections.OrderedDict()
+        self.last_status: str | None = None
         self.count = 0
 
-    def add(self, doc):
+    def add(self, doc: Mapping[str, Any]) -> None:
         """Count one progress line; ValueError when its byte counts are not counts."""
         self.count += 1
         status = str(doc.get("status", ""))
@@ -281,10 +285,10 @@ class Progress:
         self.last_status = status
 
     @property
-    def succeeded(self):
+    def succeeded(self) -> bool:
         return self.last_status == "success"
 
-    def summary(self):
+    def summary(self) -> dict[str, Any]:
         pulled = sum(max(0, last - first) for first, last, _total in self.layers.values())
         resumed = sum(first for first, _last, total in self.layers.values() if first < total)
         return {
@@ -299,14 +303,14 @@ class Progress:
 class OllamaAPI:
     """Ollama's REST API at `client.base_url` (the server root, without /v1)."""
 
-    def __init__(self, client):
+    def __init__(self, client: HttpClient) -> None:
         self.client = client
 
     @property
-    def base_url(self):
+    def base_url(self) -> str:
         return self.client.base_url
 
-    def explain(self, err):
+    def explain(self, err: EndpointError) -> EndpointError:
         """Add what an operator of Ollama should check to transport errors."""
         if err.kind == "connection_refused":
             return EndpointError(
@@ -326,23 +330,24 @@ class OllamaAPI:
             )
         return err
 
-    def _request(self, method, path, payload=None, expect=(200,), **kwargs):
+    def _request(self, method: str, path: str, payload: Any = None, expect: tuple[int, ...] = (200,),
+                 **kwargs: Any) -> HttpResponse:
         try:
             return self.client.request(method, path, json_body=payload, expect=expect, **kwargs)
         except EndpointError as err:
             raise self.explain(err) from err
 
-    def _json(self, method, path, payload=None, expect=(200,)):
+    def _json(self, method: str, path: str, payload: Any = None, expect: tuple[int, ...] = (200,)) -> tuple[int, Any]:
         response = self._request(method, path, payload, expect)
         return response.status, (response.json() if response.body else {})
 
     # ---- reading
 
-    def version(self):
+    def version(self) -> str:
         _status, doc = self._json("GET", "/api/version")
         return str(doc.get("version", "")) if isinstance(doc, dict) else ""
 
-    def list_models(self):
+    def list_models(self) -> list[dict[str, Any]]:
         _status, doc = self._json("GET", "/api/tags")
         models = doc.get("models") if isinstance(doc, dict) else None
         if not isinstance(models, list) or not all(isinstance(item, dict) and "name" in item for item in models):
@@ -353,7 +358,7 @@ class OllamaAPI:
             )
         return models
 
-    def find(self, name, models=None):
+    def find(self, name: ModelName, models: Iterable[Mapping[str, Any]] | None = None) -> Mapping[str, Any] | None:
         """The /api/tags entry of `name`, or None."""
         for entry in self.list_models() if models is None else models:
             try:
@@ -363,16 +368,16 @@ class OllamaAPI:
                 continue
         return None
 
-    def show(self, name):
+    def show(self, name: ModelName) -> Any:
         """/api/show of `name`, or None when the server does not have it."""
         status, doc = self._json("POST", "/api/show", {"model": name.display()}, expect=(200, 404))
         return doc if status == 200 else None
 
-    def running(self):
+    def running(self) -> Any:
         _status, doc = self._json("GET", "/api/ps")
         return doc.get("models") or [] if isinstance(doc, dict) else []
 
-    def facts(self, name, models=None):
+    def facts(self, name: ModelName, models: Iterable[Mapping[str, Any]] | None = None) -> dict[str, Any] | None:
         """The facts of `name` (None when it is not on the server)."""
         entry = self.find(name, models)
         if entry is None:
@@ -381,7 +386,7 @@ class OllamaAPI:
 
     # ---- changing
 
-    def _stream(self, path, payload, what, name, progress):
+    def _stream(self, path: str, payload: Any, what: str, name: str, progress: Progress) -> Progress:
         stream = stream_ndjson(self.client, "POST", path, json_body=payload)
         while True:
             try:
@@ -416,7 +421,7 @@ class OllamaAPI:
             )
         return progress
 
-    def _transport_error(self, err, what, name, progress):
+    def _transport_error(self, err: EndpointError, what: str, name: str, progress: Progress) -> EndpointError:
         if err.kind == "http" and err.status is not None:
             detail = error_detail(err.body) or err.message
             if err.status == 404 and not detail.startswith("model"):
@@ -431,7 +436,7 @@ class OllamaAPI:
             )
         return self.explain(err)
 
-    def _stream_error(self, what, name, message, status):
+    def _stream_error(self, what: str, name: str, message: str, status: int | None) -> EndpointError:
         lower = message.lower()
         if status == 400 and "invalid model name" in lower:
             return EndpointError(
@@ -471,24 +476,24 @@ class OllamaAPI:
             return EndpointError("pull_failed", "pulling %s failed: %s" % (name, message), status=status)
         return EndpointError("create_failed", "creating %s failed: %s" % (name, message), status=status)
 
-    def pull(self, name, insecure=False, progress=None):
+    def pull(self, name: ModelName, insecure: bool = False, progress: Progress | None = None) -> Progress:
         """Pull `name` through the server, streaming; returns the Progress. Raises EndpointError."""
         progress = progress or Progress()
-        payload = {"model": name.display(), "stream": True}
+        payload: dict[str, Any] = {"model": name.display(), "stream": True}
         if insecure:
             payload["insecure"] = True
         return self._stream("/api/pull", payload, "pull", name.display(), progress)
 
-    def delete(self, name):
+    def delete(self, name: ModelName) -> bool:
         """Delete `name`; False when the server did not have it."""
         status, _doc = self._json("DELETE", "/api/delete", {"model": name.display()}, expect=(200, 404))
         return status == 200
 
-    def blob_exists(self, digest):
+    def blob_exists(self, digest: str) -> bool:
         response = self._request("HEAD", "/api/blobs/sha256:%s" % normalize_sha256(digest), expect=(200, 404))
         return response.status == 200
 
-    def upload_blob(self, digest, path):
+    def upload_blob(self, digest: str, path: str) -> bool:
         """POST the file at `path` as the blob `digest`; True when sent, False when the server had it."""
         hex_digest = normalize_sha256(digest)
         size = os.path.getsize(path)
@@ -511,9 +516,10 @@ class OllamaAPI:
                 raise self.explain(err) from err
         return response.status == 201
 
-    def create(self, name, files=None, source=None, parameters=None, progress=None):
+    def create(self, name: ModelName, files: Mapping[str, str] | None = None, source: str | None = None,
+               parameters: Mapping[str, Any] | None = None, progress: Progress | None = None) -> Progress:
         """/api/create `name` from uploaded blobs ({filename: digest}) or from a local model; returns Progress."""
-        payload = {"model": name.display(), "stream": True}
+        payload: dict[str, Any] = {"model": name.display(), "stream": True}
         if files:
             payload["files"] = dict(files)
         if source:
@@ -522,8 +528,9 @@ class OllamaAPI:
             payload["parameters"] = dict(parameters)
         return self._stream("/api/create", payload, "create", name.display(), progress or Progress())
 
-    def embed(self, name, inputs, dimensions=None, keep_alive=None, options=None, truncate=None):
-        payload = {"model": name.display(), "input": list(inputs)}
+    def embed(self, name: ModelName, inputs: Iterable[str], dimensions: int | None = None, keep_alive: Any = None,
+              options: Mapping[str, Any] | None = None, truncate: bool | None = None) -> dict[str, Any]:
+        payload: dict[str, Any] = {"model": name.display(), "input": list(inputs)}
         for key, value in (("dimensions", dimensions), ("keep_alive", keep_alive), ("options", options),
                            ("truncate", truncate)):
             if value is not None:

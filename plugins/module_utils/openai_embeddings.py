@@ -29,8 +29,17 @@ import email.utils
 import math
 import struct
 import time
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
-from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import EndpointError, error_detail
+from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import (
+    EndpointError,
+    HttpClient,
+    HttpResponse,
+    error_detail,
+)
+
+_T = TypeVar("_T")
+Vector = list[float]
 
 # Failures that go away by themselves while a server starts or loads its model.
 RETRYABLE_KINDS = frozenset(("connection_refused", "connection", "timeout", "not_ready"))
@@ -49,7 +58,8 @@ BASE64_TOLERANCE = 1e-5
 class Embeddings:
     """A checked answer of POST /embeddings: one vector per input, in input order."""
 
-    def __init__(self, model, vectors, usage, base64_encoded, elapsed):
+    def __init__(self, model: Any, vectors: list[Vector], usage: dict[str, Any], base64_encoded: bool,
+                 elapsed: float | None) -> None:
         self.model = model
         self.vectors = vectors
         self.usage = usage
@@ -57,11 +67,11 @@ class Embeddings:
         self.elapsed = elapsed
 
     @property
-    def dimension(self):
+    def dimension(self) -> int:
         return len(self.vectors[0]) if self.vectors else 0
 
 
-def decode_base64_vector(text):
+def decode_base64_vector(text: str) -> Vector:
     """Decode one base64 embedding: little-endian float32 values."""
     try:
         raw = base64.b64decode(text, validate=True)
@@ -72,8 +82,8 @@ def decode_base64_vector(text):
     return list(struct.unpack("<%df" % (len(raw) // 4), raw))
 
 
-def _float_vector(values):
-    vector = []
+def _float_vector(values: Iterable[Any]) -> Vector:
+    vector: Vector = []
     for value in values:
         if value is None:  # what JSON encoders that refuse NaN and Infinity write instead
             vector.append(math.nan)
@@ -89,7 +99,7 @@ def _float_vector(values):
     return vector
 
 
-def parse_embeddings(doc, n_inputs, url, elapsed=None):
+def parse_embeddings(doc: Any, n_inputs: int, url: str, elapsed: float | None = None) -> Embeddings:
     """Check the shape of a POST /embeddings answer and return it as Embeddings.
 
     Checks: a data list, one item per input, data[i].index == i, vectors given as number
@@ -123,8 +133,8 @@ def parse_embeddings(doc, n_inputs, url, elapsed=None):
             % (url, position, indexes[position], position, ", ".join(str(index) for index in indexes)),
             url=url,
         )
-    vectors = []
-    encoded = []
+    vectors: list[Vector] = []
+    encoded: list[bool] = []
     for i, item in enumerate(data):
         embedding = item.get("embedding")
         try:
@@ -155,7 +165,7 @@ def parse_embeddings(doc, n_inputs, url, elapsed=None):
     )
 
 
-def parse_models(doc, url):
+def parse_models(doc: Any, url: str) -> list[str]:
     """The model ids a GET /models answer lists."""
     data = doc.get("data") if isinstance(doc, dict) else None
     if not isinstance(data, list) or not all(isinstance(item, dict) and "id" in item for item in data):
@@ -163,12 +173,12 @@ def parse_models(doc, url):
     return [str(item["id"]) for item in data]
 
 
-def model_is_served(model, served):
+def model_is_served(model: str, served: Sequence[str]) -> bool:
     """Whether `model` is among the served ids; Ollama lists 'name:latest' for 'name'."""
     return model in served or (":" not in model and model + ":latest" in served)
 
 
-def check_served(model, served, base_url):
+def check_served(model: str, served: Sequence[str], base_url: str) -> None:
     if not model_is_served(model, served):
         raise EndpointError(
             "unknown_model",
@@ -177,7 +187,7 @@ def check_served(model, served, base_url):
         )
 
 
-def check_dimension(vectors, expected, model):
+def check_dimension(vectors: Sequence[Sequence[float]], expected: int, model: str) -> None:
     got = len(vectors[0]) if vectors else 0
     if got != expected:
         raise EndpointError(
@@ -185,7 +195,7 @@ def check_dimension(vectors, expected, model):
         )
 
 
-def check_finite(vectors):
+def check_finite(vectors: Sequence[Sequence[float]]) -> None:
     bad = [
         (i, j, value) for i, vector in enumerate(vectors) for j, value in enumerate(vector) if not math.isfinite(value)
     ]
@@ -198,11 +208,11 @@ def check_finite(vectors):
         )
 
 
-def vector_norms(vectors):
+def vector_norms(vectors: Iterable[Iterable[float]]) -> list[float]:
     return [math.sqrt(math.fsum(value * value for value in vector)) for vector in vectors]
 
 
-def check_unit_norm(norms, tolerance=UNIT_NORM_TOLERANCE):
+def check_unit_norm(norms: Iterable[float], tolerance: float = UNIT_NORM_TOLERANCE) -> None:
     for i, norm in enumerate(norms):
         if abs(norm - 1.0) > tolerance:
             raise EndpointError(
@@ -212,7 +222,8 @@ def check_unit_norm(norms, tolerance=UNIT_NORM_TOLERANCE):
             )
 
 
-def compare_vectors(floats, decoded, tolerance=BASE64_TOLERANCE):
+def compare_vectors(floats: Iterable[Sequence[float]], decoded: Iterable[Sequence[float]],
+                    tolerance: float = BASE64_TOLERANCE) -> None:
     """Check that the base64-decoded vectors equal the float ones within tolerance."""
     for i, (expected, got) in enumerate(zip(floats, decoded)):
         if len(expected) != len(got):
@@ -228,24 +239,25 @@ def compare_vectors(floats, decoded, tolerance=BASE64_TOLERANCE):
                 )
 
 
-def parse_retry_after(value, now=None):
+def parse_retry_after(value: Any, now: float | None = None) -> float | None:
     """Seconds to wait that a Retry-After header asks for: delta-seconds or an HTTP date.
 
     None when the header is missing or unreadable; a date in the past is 0.
     """
     if value is None:
         return None
-    value = str(value).strip()
-    if not value:
+    text = str(value).strip()
+    if not text:
         return None
+    seconds: float | None
     try:
-        seconds = float(value)
+        seconds = float(text)
     except ValueError:
         seconds = None
     if seconds is not None:
         return seconds if seconds >= 0 and math.isfinite(seconds) else None
     try:
-        when = email.utils.parsedate_to_datetime(value)
+        when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
     if when is None:
@@ -256,14 +268,14 @@ def parse_retry_after(value, now=None):
     return max(0.0, when.timestamp() - now)
 
 
-def _header(headers, name):
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
     for key, value in (headers or {}).items():
         if key.lower() == name.lower():
             return value
     return None
 
 
-def rate_limited_error(response):
+def rate_limited_error(response: HttpResponse) -> EndpointError:
     """The EndpointError for an HTTP 429 answer; `retry_after` holds the seconds the server asks for (or None)."""
     detail = error_detail(response.body) or "(empty body)"
     where = "%s answered HTTP 429" % response.url
@@ -296,11 +308,13 @@ def rate_limited_error(response):
     return err
 
 
-def classify_http_error(err, model, has_api_key):
+def classify_http_error(err: EndpointError, model: str | None, has_api_key: bool) -> EndpointError:
     """Give an HTTP error answer of an OpenAI-compatible server the kind an operator acts on."""
     if err.kind != "http":
         return err
     status = err.status
+    if status is None:  # an HTTP failure without an answer to classify (a redirect loop): its message says it all
+        return err
     if status < 300:  # a successful status with a body that is not JSON
         return _refined(err, "invalid_response", err.message)
     detail = error_detail(err.body) or "(empty body)"
@@ -328,17 +342,18 @@ def classify_http_error(err, model, has_api_key):
     return err
 
 
-def _refined(err, kind, message):
+def _refined(err: EndpointError, kind: str, message: str) -> EndpointError:
     return EndpointError(kind, message, url=err.url, status=err.status, body=err.body)
 
 
 class OpenAIEmbeddings:
     """POST /embeddings and GET /models of one OpenAI-compatible endpoint (HttpClient bound to .../v1)."""
 
-    def __init__(self, client):
+    def __init__(self, client: HttpClient) -> None:
         self.client = client
 
-    def _request(self, method, path, model=None, payload=None):
+    def _request(self, method: str, path: str, model: str | None = None,
+                 payload: Any = None) -> tuple[HttpResponse, Any]:
         """The answer and its JSON document."""
         try:
             response = self.client.request(method, path, json_body=payload, expect=(200, 429))
@@ -350,12 +365,13 @@ class OpenAIEmbeddings:
                 raise
             raise classify_http_error(err, model, bool(self.client.api_key)) from err
 
-    def list_models(self):
+    def list_models(self) -> list[str]:
         response, doc = self._request("GET", "models")
         return parse_models(doc, response.url)
 
-    def embed(self, inputs, model, encoding_format="float", dimensions=None):
-        payload = {"model": model, "input": list(inputs), "encoding_format": encoding_format}
+    def embed(self, inputs: Iterable[str], model: str, encoding_format: str = "float",
+              dimensions: int | None = None) -> Embeddings:
+        payload: dict[str, Any] = {"model": model, "input": list(inputs), "encoding_format": encoding_format}
         if dimensions is not None:
             payload["dimensions"] = dimensions
         response, doc = self._request("POST", "embeddings", model=model, payload=payload)
@@ -377,12 +393,12 @@ class Retry:
     max_delay = 5.0
     sleep = staticmethod(time.sleep)
 
-    def __init__(self, wait_timeout):
+    def __init__(self, wait_timeout: float) -> None:
         self.wait_timeout = wait_timeout
         self.attempts = 0
-        self.rate_limit_waits = []
+        self.rate_limit_waits: list[float] = []
 
-    def run(self, call):
+    def run(self, call: Callable[[], _T]) -> _T:
         deadline = time.monotonic() + self.wait_timeout
         delay = self.first_delay
         while True:

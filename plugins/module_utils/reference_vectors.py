@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any, Iterable, Sequence
 
 from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import EndpointError, public_url
 from ansible_collections.embedops.embeddings.plugins.module_utils.openai_embeddings import UNIT_NORM_TOLERANCE
@@ -54,7 +55,7 @@ LIKELY_CAUSES = (
 class Reference:
     """A checked reference: what was made, for which model, and the label messages call it by."""
 
-    def __init__(self, doc, label):
+    def __init__(self, doc: dict[str, Any], label: str) -> None:
         self.label = label
         self.model = doc["model"]
         self.dimension = doc["dimension"]
@@ -63,11 +64,11 @@ class Reference:
         self.tokens = doc.get("tokens")
         self.normalized = doc.get("normalized")
         self.pooling = doc.get("pooling")
-        self.generator = doc.get("generator") if isinstance(doc.get("generator"), dict) else {}
+        self.generator: dict[str, Any] = doc["generator"] if isinstance(doc.get("generator"), dict) else {}
 
-    def made_by(self):
+    def made_by(self) -> str:
         """How the reference was made, in a few words."""
-        parts = []
+        parts: list[str] = []
         if self.pooling:
             parts.append("%s pooling" % self.pooling)
         if self.normalized is not None:
@@ -81,15 +82,15 @@ class Reference:
         return ", ".join(parts)
 
 
-def _is_number(value):
+def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def reference_problems(doc):
+def reference_problems(doc: Any) -> list[str]:
     """What is wrong with a reference document, each problem in words; empty when it is usable."""
     if not isinstance(doc, dict):
         return ["it is a JSON %s, not an object with model, dimension, inputs and vectors" % type(doc).__name__]
-    problems = []
+    problems: list[str] = []
     if "format" in doc and doc["format"] != REFERENCE_FORMAT:
         problems.append("format is %r; this collection reads format %d" % (doc["format"], REFERENCE_FORMAT))
     missing = [key for key in ("model", "dimension", "inputs", "vectors") if key not in doc]
@@ -131,7 +132,7 @@ def reference_problems(doc):
     return problems
 
 
-def _vector_problems(i, vector, dimension):
+def _vector_problems(i: int, vector: Any, dimension: int | None) -> list[str]:
     if not isinstance(vector, list) or not all(_is_number(value) for value in vector):
         return ["vectors[%d] is not a list of numbers" % i]
     if dimension is not None and len(vector) != dimension:
@@ -143,7 +144,7 @@ def _vector_problems(i, vector, dimension):
     return []
 
 
-def parse_reference(doc, label):
+def parse_reference(doc: Any, label: str) -> Reference:
     """A Reference from a document, or EndpointError(reference_invalid) naming `label` and every problem."""
     problems = reference_problems(doc)
     if problems:
@@ -156,7 +157,7 @@ def parse_reference(doc, label):
     return Reference(doc, label)
 
 
-def read_reference_file(path):
+def read_reference_file(path: str) -> Reference:
     """The Reference in the JSON file at `path`; its problems as EndpointError(reference_invalid) naming it."""
     label = "reference_file %s" % path
     try:
@@ -175,7 +176,7 @@ def read_reference_file(path):
     return parse_reference(doc, label)
 
 
-def check_reference_model(reference, model):
+def check_reference_model(reference: Reference, model: str) -> None:
     """The reference was made for `model` (the model's id, such as org/name)."""
     if reference.model != model:
         raise EndpointError(
@@ -185,7 +186,7 @@ def check_reference_model(reference, model):
         )
 
 
-def check_reference_dimension(reference, dimension, model, where):
+def check_reference_dimension(reference: Reference, dimension: int, model: str, where: str) -> None:
     if dimension != reference.dimension:
         raise EndpointError(
             "dimension_mismatch",
@@ -195,7 +196,7 @@ def check_reference_dimension(reference, dimension, model, where):
         )
 
 
-def cosine(a, b):
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
     """Cosine similarity of two vectors; 0.0 when either has no direction."""
     norm = math.sqrt(math.fsum(x * x for x in a)) * math.sqrt(math.fsum(y * y for y in b))
     if not norm:
@@ -203,18 +204,19 @@ def cosine(a, b):
     return math.fsum(x * y for x, y in zip(a, b)) / norm
 
 
-def snippet(text, words=6, limit=60):
+def snippet(text: str, words: int = 6, limit: int = 60) -> str:
     """The first words of a text (at most `limit` characters), for a message."""
     whole = " ".join(text.split())
     shown = " ".join(whole.split(" ")[:words])[:limit].rstrip()
     return shown + ("..." if shown != whole else "")
 
 
-def describe_input(index, text):
+def describe_input(index: int, text: str) -> str:
     return 'input %d ("%s")' % (index, snippet(text))
 
 
-def compare_with_reference(reference, vectors, min_cosine, model, where, prompt_tokens=None):
+def compare_with_reference(reference: Reference, vectors: Sequence[Sequence[float]], min_cosine: float, model: str,
+                           where: str, prompt_tokens: Any = None) -> list[float]:
     """The cosine of each served vector with its reference vector; EndpointError(reference_mismatch) if one is low.
 
     `vectors` answer reference.inputs, in order. `prompt_tokens` (the answer's usage) is compared with the
@@ -247,7 +249,8 @@ def compare_with_reference(reference, vectors, min_cosine, model, where, prompt_
     return cosines
 
 
-def check_reference_norms(reference, norms, model, where, tolerance=UNIT_NORM_TOLERANCE):
+def check_reference_norms(reference: Reference, norms: Iterable[float], model: str, where: str,
+                          tolerance: float = UNIT_NORM_TOLERANCE) -> None:
     """A reference made normalized wants unit vectors: a cosine cannot tell a missing normalisation."""
     if not reference.normalized:
         return
@@ -261,13 +264,14 @@ def check_reference_norms(reference, norms, model, where, tolerance=UNIT_NORM_TO
             )
 
 
-def compare_endpoints(answers, inputs, min_cosine, model):
+def compare_endpoints(answers: Sequence[tuple[str, Sequence[Sequence[float]]]], inputs: Sequence[str],
+                      min_cosine: float, model: str) -> list[dict[str, Any]]:
     """Cosines of every pair of endpoints on every input; EndpointError(endpoints_disagree) if one is low.
 
     `answers` is [(endpoint URL, vectors)], each answering `inputs` in order. Returns one dict per pair:
     {"endpoints": [a, b], "cosines": [...], "lowest": x}.
     """
-    dimensions = {}
+    dimensions: dict[int, list[str]] = {}
     for url, vectors in answers:
         dimensions.setdefault(len(vectors[0]) if vectors else 0, []).append(public_url(url))
     if len(dimensions) > 1:
@@ -276,7 +280,7 @@ def compare_endpoints(answers, inputs, min_cosine, model):
             "the endpoints serving model %s answer different dimensions: %s: they do not serve the same model"
             % (model, "; ".join("%d from %s" % (d, ", ".join(urls)) for d, urls in sorted(dimensions.items()))),
         )
-    pairs = []
+    pairs: list[dict[str, Any]] = []
     worst = None
     below = 0
     for first in range(len(answers)):

@@ -71,6 +71,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 from ansible_collections.embedops.embeddings.plugins.module_utils.endpoints import (
     advertise_host,
@@ -108,8 +109,11 @@ OWNED_FLAGS = {
     "--api-key": "vllm_api_key (the role hands the key over as a file: a flag is visible in ps and docker inspect)",
 }
 
+# The settings once read (_normalise): every key of DEFAULTS.
+Settings = dict[str, Any]
+
 # Known models, keyed by the lower-case last part of the model id. Explicit settings win over a recipe.
-KNOWN_MODELS = {
+KNOWN_MODELS: dict[str, dict[str, Any]] = {
     # BAAI/bge-m3: 8192-token context, 1024-dim dense vectors. config.json declares XLMRobertaModel;
     # BgeM3EmbeddingModel (vllm#14526) also loads its sparse and ColBERT heads. The override is the
     # documented recipe together with --pooler-config.task embed, so it is applied from that release on;
@@ -121,7 +125,7 @@ KNOWN_MODELS = {
     },
 }
 
-DEFAULTS = {
+DEFAULTS: Settings = {
     "version": None, "profile": "gpu", "model": None, "model_path_in_container": None, "model_is_local": None,
     "known_model": None, "served_model_name": None, "hf_overrides": None, "convert": None, "dtype": None,
     "max_model_len": None, "max_num_seqs": None, "max_num_batched_tokens": None, "enable_chunked_prefill": None,
@@ -146,7 +150,7 @@ _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[.-]?(?:a|b|rc|post|dev)\d
 _SIZE = re.compile(r"^(\d+)\s*([bkmgtp]?)b?$", re.IGNORECASE)
 
 
-def parse_version(text):
+def parse_version(text: Any) -> tuple[int, ...]:
     """(major, minor, patch) of a vLLM release; a pre- or post-release counts as the release itself."""
     if not isinstance(text, str):
         raise ValueError("vllm_version must be a quoted string such as \"0.10.1\", not %r: YAML reads 0.10 as "
@@ -158,17 +162,17 @@ def parse_version(text):
     return tuple(int(part or 0) for part in match.groups())
 
 
-def config_errors(cfg, gpu_count=None):
+def config_errors(cfg: Any, gpu_count: int | None = None) -> list[str]:
     """Every impossible setting in cfg, each naming its variable and the fix. gpu_count: GPUs on the host."""
     return _check(cfg, gpu_count)[1]
 
 
-def render_args(cfg, version=None):
+def render_args(cfg: Mapping[str, Any], version: Any = None) -> list[str]:
     """The server's argv after the program, for `version` (default: cfg's version)."""
     return _render(_valid(cfg if version is None else dict(cfg, version=version)))
 
 
-def plan_replicas(cfg):
+def plan_replicas(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One community.docker.docker_container spec per replica."""
     s = _valid(cfg)
     count, tp, gpu = s["replicas"], s["tensor_parallel_size"], s["profile"] == "gpu"
@@ -178,11 +182,12 @@ def plan_replicas(cfg):
     host = s["advertise_host"] or advertise_host(bind, "127.0.0.1")
     ipc_mode = "host" if tp > 1 and s["ipc_host"] else None
     shm_size = s["shm_size"] or (None if ipc_mode else CPU_MIN_SHM_SIZE if not gpu else "8g" if tp > 1 else None)
-    cpu_shares = (s["cpu_sets"] if not gpu and s["cpu_sets"] else
-                  split_evenly(s["cpus"], count) if not gpu and s["cpus"] else [None] * count)
-    replicas = []
+    cpu_shares: list[Any] = (s["cpu_sets"] if not gpu and s["cpu_sets"] else
+                             split_evenly(s["cpus"], count) if not gpu and s["cpus"] else [None] * count)
+    replicas: list[dict[str, Any]] = []
     for i, port in enumerate(ports):
         env = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
+        device_requests: Optional[list[dict[str, Any]]]
         if s["model_is_local"]:
             env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
         if s["allow_long_max_model_len"]:
@@ -229,7 +234,7 @@ def plan_replicas(cfg):
     return replicas
 
 
-def _render(s):
+def _render(s: Settings) -> list[str]:
     version = s["version"]
     args = ["--model", str(s["model_path_in_container"] or s["model"])]
     if s["served_model_name"]:
@@ -263,14 +268,14 @@ def _render(s):
     return args + [str(arg) for arg in s["extra_args"]]
 
 
-def _valid(cfg):
+def _valid(cfg: Any) -> Settings:
     s, errors = _check(cfg)
-    if errors:
+    if errors or s is None:  # s is None only with errors
         raise ValueError("invalid vLLM settings:\n- " + "\n- ".join(errors))
     return s
 
 
-def _check(cfg, gpu_count=None):
+def _check(cfg: Any, gpu_count: int | None = None) -> tuple[Settings | None, list[str]]:
     """(normalised settings, errors). A setting that cannot be read is reported and then treated as unset."""
     if not isinstance(cfg, Mapping):
         return None, ["the vLLM settings must be a dict of vllm_* values without the prefix, not %r" % (cfg,)]
@@ -327,8 +332,8 @@ def _check(cfg, gpu_count=None):
     return s, errors
 
 
-def _gpu_errors(s, count, tp, gpu_count):
-    errors = []
+def _gpu_errors(s: Settings, count: int | None, tp: int, gpu_count: int | None) -> list[str]:
+    errors: list[str] = []
     ids = s["gpu_ids"]
     if gpu_count == 0:
         errors.append("the host has no GPU: set vllm_profile: cpu, or install the GPU and its driver")
@@ -358,8 +363,8 @@ def _gpu_errors(s, count, tp, gpu_count):
     return errors
 
 
-def _cpu_errors(s, count, tp):
-    errors = []
+def _cpu_errors(s: Settings, count: int, tp: int) -> list[str]:
+    errors: list[str] = []
     if s["cpu_sets"]:
         if s["cpus"]:
             errors.append("vllm_cpus and vllm_cpu_sets are both set: list the CPUs to share out in vllm_cpus, or give "
@@ -367,7 +372,7 @@ def _cpu_errors(s, count, tp):
         if len(s["cpu_sets"]) != count:
             errors.append("vllm_cpu_sets lists %d sets for %d replicas (vllm_replicas): give one set per replica"
                           % (len(s["cpu_sets"]), count))
-        seen = {}
+        seen: dict[int, int] = {}
         for i, ids in enumerate(s["cpu_sets"]):
             for cpu in ids:
                 if cpu in seen and seen[cpu] != i:
@@ -391,15 +396,15 @@ def _cpu_errors(s, count, tp):
     return errors
 
 
-def _normalise(cfg):
-    errors = []
+def _normalise(cfg: Mapping[Any, Any]) -> tuple[Settings, list[str]]:
+    errors: list[str] = []
     unknown = sorted(str(key) for key in cfg if key not in DEFAULTS)
     if unknown:
         errors.append("unknown settings %s: check the variable names" % ", ".join("vllm_" + k for k in unknown))
     s = dict(DEFAULTS)
     s.update((k, v) for k, v in cfg.items() if k in DEFAULTS and not _unset(v))
 
-    def read(key, convert, expected):
+    def read(key: str, convert: Callable[[Any], Any], expected: str) -> None:
         try:
             s[key] = convert(s[key])
         except (TypeError, ValueError):
@@ -457,9 +462,9 @@ def _normalise(cfg):
             errors.append(str(exc))
             s["version"] = None
 
-    key = None if s["known_model"] is False else s["known_model"] or _model_key(s)
-    recipe = KNOWN_MODELS.get(str(key).lower()) if key else None
-    if key and recipe is None:
+    known = None if s["known_model"] is False else s["known_model"] or _model_key(s)
+    recipe = KNOWN_MODELS.get(str(known).lower()) if known else None
+    if known and recipe is None:
         errors.append("vllm_known_model %r has no recipe; known: %s (unset: looked up from the model, false: none)"
                       % (s["known_model"], ", ".join(sorted(KNOWN_MODELS))))
     if recipe:
@@ -476,11 +481,11 @@ def _normalise(cfg):
     return s, errors
 
 
-def _unset(value):
+def _unset(value: Any) -> bool:
     return value is None or (isinstance(value, (str, list, tuple, Mapping)) and not value)
 
 
-def _model_key(s):
+def _model_key(s: Settings) -> str | None:
     for name in (s["model"], s["model_path_in_container"]):
         key = str(name or "").rstrip("/").rsplit("/", 1)[-1].lower()
         if key in KNOWN_MODELS:
@@ -488,19 +493,19 @@ def _model_key(s):
     return None
 
 
-def _as_int(value):
+def _as_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise TypeError(value)
     return int(value)
 
 
-def _as_float(value):
+def _as_float(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise TypeError(value)
     return float(value)
 
 
-def _as_bool(value):
+def _as_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -511,51 +516,51 @@ def _as_bool(value):
     raise ValueError(value)
 
 
-def _as_str(value):
+def _as_str(value: Any) -> str:
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         raise TypeError(value)
     return str(value)
 
 
-def _as_list(value):
+def _as_list(value: Any) -> list[Any]:
     if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
         raise TypeError(value)
     return list(value)
 
 
-def _as_dict(value):
+def _as_dict(value: Any) -> dict[Any, Any]:
     if not isinstance(value, Mapping):
         raise TypeError(value)
     return dict(value)
 
 
-def _as_size(value):
+def _as_size(value: Any) -> str:
     _size_bytes(value)
     return str(value)
 
 
-def _size_bytes(text):
+def _size_bytes(text: Any) -> int:
     match = _SIZE.match(str(text).strip())
     if not match:
         raise ValueError(text)
     return int(match.group(1)) * 1024 ** "bkmgtp".index(match.group(2).lower() or "b")
 
 
-def _cpu_ids(value):
+def _cpu_ids(value: Any) -> list[int]:
     """[0, 1, 2, ...] from CPU ids, "a-b" ranges, or a cpuset string."""
-    ids = []
+    ids: list[int] = []
     for item in value.split(",") if isinstance(value, str) else _as_list(value):
-        low, _dash, high = _as_str(item).strip().partition("-")
-        low, high = int(low), int(high or low)
+        low_text, _dash, high_text = _as_str(item).strip().partition("-")
+        low, high = int(low_text), int(high_text or low_text)
         if high < low:
             raise ValueError(item)
         ids.extend(range(low, high + 1))
     return ids
 
 
-def cpuset_text(ids):
+def cpuset_text(ids: Iterable[int]) -> str:
     """Docker/OpenMP cpuset text for CPU ids: [0, 1, 2, 5] -> "0-2,5"."""
-    runs = []
+    runs: list[list[int]] = []
     for cpu in ids:
         if runs and cpu == runs[-1][1] + 1:
             runs[-1][1] = cpu
@@ -564,10 +569,11 @@ def cpuset_text(ids):
     return ",".join(str(low) if low == high else "%d-%d" % (low, high) for low, high in runs)
 
 
-def split_evenly(items, parts):
+def split_evenly(items: Sequence[Any], parts: int) -> list[Any]:
     """items in `parts` consecutive slices whose lengths differ by at most one."""
     size, extra = divmod(len(items), parts)
-    slices, start = [], 0
+    slices: list[Any] = []
+    start = 0
     for i in range(parts):
         end = start + size + (1 if i < extra else 0)
         slices.append(items[start:end])
@@ -575,5 +581,5 @@ def split_evenly(items, parts):
     return slices
 
 
-def _dotted(version):
+def _dotted(version: Iterable[int]) -> str:
     return ".".join(str(part) for part in version)

@@ -82,6 +82,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from typing import Any, Iterable, Optional
 
 from ansible_collections.embedops.embeddings.plugins.module_utils.vllm_config import cpuset_text, split_evenly
 
@@ -111,7 +112,7 @@ TUNED = ("dtype", "max_model_len", "gpu_memory_utilization", "max_num_seqs", "ma
 
 # Keyed by the lower-case last part of the model id. params: parameter count; hidden: hidden size; context: the
 # model's maximum input in tokens; kv_bytes_per_token_fp16 for decoders: 2 x layers x kv_heads x head_dim x 2.
-KNOWN_MODELS = {
+KNOWN_MODELS: dict[str, dict[str, int]] = {
     # XLM-RoBERTa-large: 24 layers, 1024 wide; ~1.1 GB of weights in fp16.
     "bge-m3": {"params": 567754752, "hidden": 1024, "context": 8192},
     # MiniLM: 6 layers, 384 wide; BERT position table of 512.
@@ -133,14 +134,14 @@ ALIASES = {
 _COUNT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgtb]?)\s*$", re.IGNORECASE)
 
 
-def known_model(name):
+def known_model(name: Any) -> str | None:
     """The KNOWN_MODELS key for a model id or path, or None."""
     key = str(name or "").rstrip("/").rsplit("/", 1)[-1].lower()
     key = ALIASES.get(key, key)
     return key if key in KNOWN_MODELS else None
 
 
-def parse_count(value):
+def parse_count(value: Any) -> int:
     """567000000, "567M", "7.1B", "1.1G" -> int. Suffixes are powers of 1000 (B = billion, for params)."""
     if isinstance(value, bool):
         raise ValueError(value)
@@ -153,9 +154,9 @@ def parse_count(value):
     return int(float(match.group(1)) * scale)
 
 
-def tune(settings, gpus=None, model_params=None, model_weight_bytes=None, model_hidden_size=None,
-         model_context=None, model_kv_bytes_per_token=None, cpu=None, typical_input_tokens=None,
-         multi_api_server=False):
+def tune(settings: Any, gpus: Any = None, model_params: Any = None, model_weight_bytes: Any = None,
+         model_hidden_size: Any = None, model_context: Any = None, model_kv_bytes_per_token: Any = None,
+         cpu: Any = None, typical_input_tokens: Any = None, multi_api_server: Any = False) -> dict[str, Any]:
     """Choose the unset settings. Returns dict(settings, chosen, reasons, estimate, errors).
 
     settings: the vllm settings dict (keys without the vllm_ prefix; other keys are ignored).
@@ -180,15 +181,20 @@ def tune(settings, gpus=None, model_params=None, model_weight_bytes=None, model_
 
 
 class _Tuner:
-    def __init__(self, settings, gpus, model_params, model_weight_bytes, model_hidden_size, model_context,
-                 model_kv_bytes_per_token):
-        self.errors, self.reasons, self.chosen, self.estimate = [], [], set(), {}
+    def __init__(self, settings: Any, gpus: Any, model_params: Any, model_weight_bytes: Any, model_hidden_size: Any,
+                 model_context: Any, model_kv_bytes_per_token: Any) -> None:
+        self.errors: list[str] = []
+        self.reasons: list[str] = []
+        self.chosen: set[str] = set()
+        self.estimate: dict[str, Any] = {}
         if not isinstance(settings, Mapping):
             self.errors.append("the vLLM settings must be a dict of vllm_* values without the prefix, not %r"
                                % (settings,))
             settings = {}
-        self.cpu, self.typical_input_tokens, self.multi_api_server = None, None, False
-        self.given = {key: settings.get(key) for key in TUNED}
+        self.cpu: Optional[Mapping[str, Any]] = None
+        self.typical_input_tokens: Optional[int] = None
+        self.multi_api_server = False
+        self.given: dict[str, Any] = {key: settings.get(key) for key in TUNED}
         if str(self.given["dtype"] or "").lower() == "auto":
             self.given["dtype"] = None
         for key in TUNED:
@@ -200,15 +206,15 @@ class _Tuner:
         self.model = settings.get("model_path_in_container") or settings.get("model") or ""
         self.model_name = settings.get("model") or self.model
         self.gpus = gpus
-        self.overrides = {
+        self.overrides: dict[str, Any] = {
             "model_params": model_params, "model_weight_bytes": model_weight_bytes,
             "model_hidden_size": model_hidden_size, "model_context": model_context,
             "model_kv_bytes_per_token": model_kv_bytes_per_token,
         }
-        self.out = {}
+        self.out: dict[str, Any] = {}
 
     # --- reading ---------------------------------------------------------------------------------------------
-    def _int(self, key, value, minimum=1, variable=None):
+    def _int(self, key: str, value: Any, minimum: int = 1, variable: str | None = None) -> int | None:
         if value is None:
             return None
         try:
@@ -221,7 +227,7 @@ class _Tuner:
             return None
         return number
 
-    def _read(self):
+    def _read(self) -> None:
         g = self.given
         for key in ("max_model_len", "max_num_seqs", "max_num_batched_tokens", "tensor_parallel_size", "replicas",
                     "api_server_count"):
@@ -252,10 +258,10 @@ class _Tuner:
                     "model_kv_bytes_per_token"):
             o[key] = None if o[key] in ("", None) else self._int(key, o[key], variable="vllm_" + key)
 
-    def _model(self):
+    def _model(self) -> dict[str, Any]:
         """params, weight bytes (None: from params and dtype), hidden, context, kv bytes per token at fp16."""
         key = known_model(self.model_name) or known_model(self.model)
-        known = KNOWN_MODELS.get(key, {})
+        known = KNOWN_MODELS.get(key or "", {})
         o = self.overrides
         model = {
             "key": key,
@@ -281,7 +287,7 @@ class _Tuner:
         return model
 
     # --- choosing --------------------------------------------------------------------------------------------
-    def _pick(self, key, value, why):
+    def _pick(self, key: str, value: Any, why: str) -> Any:
         """The given value if set (noted as kept), else value (noted with why)."""
         if self.given[key] is not None:
             self.out[key] = self.given[key]
@@ -292,7 +298,7 @@ class _Tuner:
             self.reasons.append("%s: %s, %s" % (key, _show(value), why))
         return self.out[key]
 
-    def run(self):
+    def run(self) -> None:
         self._read()
         if self.profile == "cpu":
             self._cpu()
@@ -301,14 +307,14 @@ class _Tuner:
         else:
             self.errors.append("vllm_profile %r is not one of cpu, gpu" % (self.profile,))
 
-    def _max_model_len(self, model):
+    def _max_model_len(self, model: dict[str, Any]) -> Any:
         if self.given["max_model_len"] is None and not model["context"]:
             self.errors.append("the context of model %r is unknown: set vllm_max_model_len (or vllm_model_context)"
                                % (self.model_name,))
             return None
         return self._pick("max_model_len", model["context"], "the model's context")
 
-    def _cpu(self):
+    def _cpu(self) -> None:
         model = self._model()
         cpu = self.cpu
         self._cpu_dtype(cpu)
@@ -337,7 +343,7 @@ class _Tuner:
                                           "(measured on 2 cores: 12.0 req/s with 2 against 15.9 with 1 at 512 tokens)")
         self._cpu_memory(cpu, model, length)
 
-    def _cpu_dtype(self, cpu):
+    def _cpu_dtype(self, cpu: Mapping[str, Any] | None) -> None:
         isa = (cpu or {}).get("isa") or {}
         given = self.given["dtype"]
         if cpu is None:
@@ -357,7 +363,7 @@ class _Tuner:
             self.reasons.append("note: vllm_dtype %s is not native on this CPU (%s) and runs slowly; leave vllm_dtype "
                                 "unset to let the tuner choose" % (given, has))
 
-    def _cpu_placement(self, cpu):
+    def _cpu_placement(self, cpu: Mapping[str, Any]) -> list[Any] | None:
         """Choose replicas and cpu_sets from the NUMA nodes and cores; returns each replica's cores."""
         cores = [core for core in cpu.get("cores") or [] if core.get("cpus")]
         if not cores:
@@ -408,7 +414,7 @@ class _Tuner:
                                               "cpuset itself (hyper-thread siblings left to its other processes)")
         return groups
 
-    def _cpu_reserved(self, per_replica):
+    def _cpu_reserved(self, per_replica: int) -> None:
         tokens = self.typical_input_tokens
         if self.out.get("cpu_threads_bind") is not False:
             if self.given["cpu_reserved"] is not None:
@@ -433,7 +439,7 @@ class _Tuner:
                 why += "; set vllm_typical_input_tokens if most inputs are short"
         self._pick("cpu_reserved", value, why)
 
-    def _cpu_wait_policy(self):
+    def _cpu_wait_policy(self) -> None:
         if self.out.get("cpu_reserved") == 0 or self.out.get("cpu_threads_bind") is not False:
             value, why = "PASSIVE", ("no core is kept for the API server, so compute threads that spin while idle "
                                      "take the cores it needs; PASSIVE puts them to sleep at once (measured on 2 "
@@ -442,8 +448,8 @@ class _Tuner:
             value, why = "ACTIVE", "the API server has a core of its own; spinning compute threads answer sooner"
         self._pick("cpu_omp_wait_policy", value, why)
 
-    def _cpu_memory(self, cpu, model, length):
-        value_bytes = BYTES.get(self.out.get("dtype"), 4)
+    def _cpu_memory(self, cpu: Mapping[str, Any], model: dict[str, Any], length: Any) -> None:
+        value_bytes = BYTES.get(self.out.get("dtype") or "", 4)
         weights = model["weight_bytes"] or (model["params"] or 0) * value_bytes
         batched = self.out.get("max_num_batched_tokens") or length
         if model["kv_fp16"]:
@@ -475,7 +481,7 @@ class _Tuner:
         else:
             self.reasons.append("memory: " + line)
 
-    def _api_servers_gpu(self, replicas):
+    def _api_servers_gpu(self, replicas: int) -> Any:
         cpu = self.cpu
         if not self.multi_api_server:
             return self._pick("api_server_count", 1, "the server command starts one API server (only `vllm serve` "
@@ -493,7 +499,7 @@ class _Tuner:
                           "for API servers, the bottleneck for embeddings on GPUs (vllm#26641: 26 -> 77 req/s with 8)"
                           % (cores, replicas, MAX_API_SERVERS))
 
-    def _batched_floor(self, length, default, default_why):
+    def _batched_floor(self, length: int, default: int, default_why: str) -> Any:
         given = self.given["max_num_batched_tokens"]
         if given is not None:
             if given < length and not self.chunked:
@@ -507,7 +513,7 @@ class _Tuner:
                else "%s, not below max_model_len %d" % (default_why, length))
         return self._pick("max_num_batched_tokens", value, why)
 
-    def _usable_gpus(self):
+    def _usable_gpus(self) -> list[Mapping[str, Any]]:
         gpus = [gpu for gpu in (self.gpus or []) if isinstance(gpu, Mapping)]
         if not gpus:
             self.errors.append("vllm_profile is gpu but the host has no usable NVIDIA GPU (embedops_gpus is empty): "
@@ -515,7 +521,7 @@ class _Tuner:
             return []
         ids = self.given["gpu_ids"]
         if ids is not None:
-            by_id = {}
+            by_id: dict[str, Mapping[str, Any]] = {}
             for gpu in gpus:
                 by_id[str(gpu.get("index"))] = gpu
                 by_id[str(gpu.get("uuid"))] = gpu
@@ -536,7 +542,7 @@ class _Tuner:
                                "(vllm_tune: false), or disable MIG (nvidia-smi -mig 0)")
         return gpus
 
-    def _gpu(self):
+    def _gpu(self) -> None:
         gpus = self._usable_gpus()
         model = self._model()
         if not gpus:
@@ -575,7 +581,7 @@ class _Tuner:
             if batch_options[-1] > length:
                 batch_options.append(length)
 
-        def util_for(tp):
+        def util_for(tp: int) -> tuple[float, int, int]:
             groups = max(1, len(gpus) // tp)
             replicas = self.given["replicas"] or groups
             share = max(1, math.ceil(replicas / groups))
@@ -583,7 +589,7 @@ class _Tuner:
                 return self.given["gpu_memory_utilization"], replicas, share
             return math.floor(DEFAULT_GPU_MEMORY_UTILIZATION / share * 100) / 100.0, replicas, share
 
-        attempt = None
+        attempt: Any = None  # tp_options is never empty: set by the loop
         for tp in tp_options:
             util, replicas, share = util_for(tp)
             for batch in batch_options:
@@ -633,28 +639,30 @@ class _Tuner:
         self._free_memory_note(gpus[:replicas * tp] if share == 1 else gpus, attempt["util"])
         self._api_servers_gpu(replicas)
 
-    def _dtype(self, gpus):
+    def _dtype(self, gpus: list[Mapping[str, Any]]) -> None:
         caps = [_capability(gpu.get("compute_capability")) for gpu in gpus]
-        if any(cap is None for cap in caps):
+        known = [cap for cap in caps if cap is not None]
+        if len(known) < len(caps):
             if self.given["dtype"] is None:
                 self._pick("dtype", "float16", "the compute capability is unknown (driver before 510); float16 runs "
                                                "on every CUDA GPU")
             else:
                 self._pick("dtype", None, "")
             return
-        low = min(caps)
+        low = min(known)
         if self.given["dtype"] == "bfloat16" and low < (8, 0):
             self.errors.append(
                 "vllm_dtype bfloat16 needs compute capability 8.0 or more, but GPU %s has %s: set vllm_dtype: "
                 "float16 (or leave it unset)" % (
-                    ", ".join(str(g.get("index")) for g, c in zip(gpus, caps) if c < (8, 0)),
+                    ", ".join(str(g.get("index")) for g, c in zip(gpus, known) if c < (8, 0)),
                     "%d.%d" % low))
         if low >= (8, 0):
             self._pick("dtype", "bfloat16", "compute capability %d.%d >= 8.0 runs bfloat16 natively" % low)
         else:
             self._pick("dtype", "float16", "compute capability %d.%d < 8.0 has no bfloat16" % low)
 
-    def _estimate(self, model, weights, value_bytes, tp, batch, seqs, length, util, card):
+    def _estimate(self, model: dict[str, Any], weights: float, value_bytes: int, tp: int, batch: int, seqs: int,
+                  length: int, util: float, card: Mapping[str, Any]) -> dict[str, Any]:
         batch_tokens = min(batch, seqs * length)
         activations = batch_tokens * model["hidden"] * value_bytes * ACTIVATION_FACTOR
         kv_cache = 0
@@ -666,8 +674,9 @@ class _Tuner:
         return {"weights": weights / tp, "activations": activations / tp, "kv_cache": kv_cache / tp,
                 "overhead": overhead, "needed": needed, "available": available, "batch_tokens": batch_tokens}
 
-    def _does_not_fit(self, attempt, gpus, label, length, seqs):
-        fixes = []
+    def _does_not_fit(self, attempt: dict[str, Any], gpus: list[Mapping[str, Any]], label: str, length: int,
+                      seqs: int) -> None:
+        fixes: list[str] = []
         if self.given["max_num_batched_tokens"] is not None and attempt["batch"] > length:
             fixes.append("lower vllm_max_num_batched_tokens (%d; not below vllm_max_model_len %d)"
                          % (attempt["batch"], length))
@@ -694,7 +703,7 @@ class _Tuner:
                 attempt["tp"], attempt["batch_tokens"], _show(attempt["util"]), label, attempt["available"] / GIB,
                 "; ".join(fixes)))
 
-    def _free_memory_note(self, gpus, util):
+    def _free_memory_note(self, gpus: Iterable[Any], util: float) -> None:
         for gpu in gpus:
             free, total = gpu.get("memory_free_mib"), gpu.get("memory_total_mib")
             if isinstance(free, int) and free < total * util:
@@ -704,16 +713,16 @@ class _Tuner:
                     % (gpu.get("index"), free / 1024.0, total / 1024.0, total * util / 1024.0))
 
 
-def _capability(text):
+def _capability(text: Any) -> tuple[int, int] | None:
     match = re.match(r"^\s*(\d+)\.(\d+)\s*$", str(text or ""))
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-def _count(number):
+def _count(number: float) -> str:
     return "%.1fB" % (number / 1e9) if number >= 1e9 else "%dM" % round(number / 1e6)
 
 
-def _show(value):
+def _show(value: Any) -> str:
     if isinstance(value, list):
         return "[%s]" % ", ".join(str(v) for v in value)
     return str(value)

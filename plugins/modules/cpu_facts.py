@@ -18,7 +18,7 @@ description:
     C(/proc/cpuinfo); a missing or unreadable file is never an error, each fallback is said in
     RV(ansible_facts.embedops_cpu.reasons).
   - Read-only, so it runs in check mode too and never reports a change.
-version_added: 0.2.0
+version_added: 0.1.0
 author: embedops.embeddings contributors (@embedops)
 options:
   root:

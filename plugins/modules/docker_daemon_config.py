@@ -26,7 +26,7 @@ description:
     so two runs of this module on one host (parallel plays, forks with C(delegate_to)) never undo each other. A
     writer that takes no lock and changes the file meanwhile is seen before the rename, and the merge is done again
     on its version.
-version_added: 0.2.0
+version_added: 0.1.0
 author: embedops.embeddings contributors (@embedops)
 options:
   path:

@@ -17,7 +17,7 @@ description:
   - Drivers older than 510 do not know the field C(compute_cap); the module asks again without it and reports
     C(compute_capability) as null.
   - Read-only, so it runs in check mode too and never reports a change.
-version_added: 0.2.0
+version_added: 0.1.0
 author: embedops.embeddings contributors (@embedops)
 options:
   nvidia_smi_path:

@@ -23,9 +23,9 @@ Every request is recorded (method, path, headers) in `requests`. Nothing here is
 import base64
 import hashlib
 import html
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, unquote, urlsplit
+
+from doubles.server_thread import QuietHandler, local_server, start
 
 
 class HostileIndex:
@@ -37,9 +37,8 @@ class HostileIndex:
         self.requests = []
         self.fail_status = None  # answer every request with this HTTP status
         self.credentials = None  # (user, password) required as HTTP basic authentication
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+        self.server = local_server(self._handler())
+        self.stop = start(self.server)
 
     @property
     def origin(self):
@@ -74,24 +73,13 @@ class HostileIndex:
         return [r for r in self.requests if r["path"].startswith(prefix)]
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.stop()
 
     def _handler(self):
         index = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def send(self, status, body, ctype="text/html; charset=utf-8", extra=None):
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                for key, value in (extra or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(body)
+        class Handler(QuietHandler):
+            content_type = "text/html; charset=utf-8"
 
             def authorized(self):
                 if index.credentials is None:

@@ -32,7 +32,9 @@ import json
 import struct
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from doubles.server_thread import local_server, start
 
 MODEL = "hostile/model"
 
@@ -72,10 +74,8 @@ class HostileServer:
         self.requests = []
         self.sent_bytes = 0
         self.stopping = threading.Event()
-        self.server = ThreadingHTTPServer((host, 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+        self.server = local_server(self._handler(), host)
+        self.stop = start(self.server)
 
     @property
     def port(self):
@@ -99,8 +99,7 @@ class HostileServer:
 
     def close(self):
         self.stopping.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.stop()
 
     def __enter__(self):
         return self

@@ -15,19 +15,18 @@ scripts/bad-input-table.py renders the same file into docs/security.md.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
+import vllm_double  # tests/integration, where this file is: on sys.path as pytest imports it
 import yaml
+from doubles.ollama import serve_ollama
+from doubles.server_thread import closed_port
+from ollama_double import ollama_double
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests", "ollama_double"))
-import ollama_double  # noqa: E402
-import vllm_double  # noqa: E402
 
 CATALOGUE = os.path.join(ROOT, "tests", "bad_input", "catalogue.yml")
 with open(CATALOGUE) as handle:
@@ -50,6 +49,7 @@ ROLES = {
     "gateway_role": ("gateway", {
         "gateway_data_dir": "{tmp}/gateway", "gateway_container_name": "bad-input-gateway",
         "gateway_backends": [{"name": "replica-0", "address": "127.0.0.1:18000"}],
+        "gateway_verify_model": "bad-input-model",
     }, ["{tmp}/gateway"]),
     "ollama_role": ("ollama", {"ollama_container_prefix": "bad-input-ollama", "ollama_models_volume": "bad-input"},
                     []),
@@ -101,17 +101,14 @@ def test_every_case_is_complete_and_names_its_variable():
 def doubles(tmp_path_factory):
     with vllm_double.running(DOUBLE_MODEL, DOUBLE_DIMENSION, DOUBLE_CONTEXT, api_key=DOUBLE_KEY) as vllm:
         store = str(tmp_path_factory.mktemp("ollama-models"))
-        with ollama_double.running(store, os.path.join(ROOT, "tests", "ollama_double", "registry")) as ollama:
+        with serve_ollama(store, os.path.join(ROOT, "tests", "ollama_double", "registry")) as ollama:
             ollama.store_dir = store
             yield {"vllm": vllm, "ollama": ollama}
 
 
 def closed_port_url():
     """A local port nothing listens on (bound, then released): connection refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return "http://127.0.0.1:%d/v1" % port
+    return "http://127.0.0.1:%d/v1" % closed_port()
 
 
 def substitute(value, tokens):

@@ -12,17 +12,13 @@ import urllib.error
 import urllib.request
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.embedops.embeddings.plugins.modules import embeddings_verify
+from doubles.modules import run_module
+from doubles.reference_files import CLS_FILE, MEAN_FILE, MODEL, SERVED
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MEAN_FILE = os.path.join(
-    ROOT, "roles", "vllm", "files", "reference_vectors", "sentence-transformers--all-MiniLM-L6-v2.json"
-)
-CLS_FILE = os.path.join(ROOT, "tests", "unit", "fixtures", "reference_vectors", "all-MiniLM-L6-v2-cls.json")
 API_BASE = os.environ.get("EMBEDOPS_LIVE_API_BASE", "http://127.0.0.1:8000/v1")
-SERVED = "all-minilm-l6-v2"
-MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+pytestmark = pytest.mark.usefixtures("no_proxy")
 
 
 @pytest.fixture(scope="module")
@@ -39,27 +35,20 @@ def live():
     return API_BASE
 
 
-def run(monkeypatch, capsys, **args):
-    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    capsys.readouterr()
-    with patch_module_args(args), pytest.raises(SystemExit):
-        embeddings_verify.main()
-    return json.loads(capsys.readouterr().out)
-
-
-def test_the_served_vectors_are_the_reference(live, monkeypatch, capsys):
-    result = run(monkeypatch, capsys, api_base=live, model=SERVED, reference_model=MODEL, reference_file=MEAN_FILE,
-                 expected_dimension=384, wait_timeout=30)
+def test_the_served_vectors_are_the_reference(live, capsys):
+    result = run_module(capsys, embeddings_verify.main, dict(
+        api_base=live, model=SERVED, reference_model=MODEL, reference_file=MEAN_FILE, expected_dimension=384,
+        wait_timeout=30)).result
 
     assert not result.get("failed"), result["msg"]
     assert result["reference_check"]["passed"] is True
     assert result["reference_check"]["lowest"] >= 0.9999, result["reference_check"]
 
 
-def test_cls_pooled_vectors_are_not_what_is_served(live, monkeypatch, capsys):
-    result = run(monkeypatch, capsys, api_base=live, model=SERVED, reference_model=MODEL, reference_file=CLS_FILE,
-                 check_base64=False, wait_timeout=30)
+def test_cls_pooled_vectors_are_not_what_is_served(live, capsys):
+    result = run_module(capsys, embeddings_verify.main, dict(
+        api_base=live, model=SERVED, reference_model=MODEL, reference_file=CLS_FILE, check_base64=False,
+        wait_timeout=30)).result
 
     assert result["error_kind"] == "reference_mismatch"
     assert max(result["reference_check"]["cosines"]) < 0.6

@@ -1,15 +1,11 @@
 """The vLLM test double answers with vLLM 0.32's bodies, the ones the bad-input cases depend on."""
 
 import json
-import os
-import sys
 import urllib.error
 import urllib.request
 
 import pytest
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import vllm_double  # noqa: E402
+import vllm_double  # tests/integration, where this file is: on sys.path as pytest imports it
 
 
 @pytest.fixture(scope="module")

@@ -28,14 +28,14 @@ In a test: `with running(model="bge-m3", dimension=384, max_model_len=512, api_k
 """
 
 import base64
-import contextlib
 import hashlib
 import json
 import math
 import struct
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from doubles import server_thread
 
 
 class VllmDoubleServer(ThreadingHTTPServer):
@@ -139,15 +139,6 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-@contextlib.contextmanager
 def running(model, dimension, max_model_len, api_key=None, host="127.0.0.1", port=0):
     """Run the double in a thread for the duration of a `with` block; yields the server (server.url)."""
-    server = VllmDoubleServer((host, port), model, dimension, max_model_len, api_key)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    return server_thread.running(VllmDoubleServer((host, port), model, dimension, max_model_len, api_key))

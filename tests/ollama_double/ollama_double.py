@@ -70,7 +70,8 @@ Run it:
                                      # OLLAMA_DOUBLE_REGISTRY as the real `ollama serve` is
   python3 ollama_double.py list | ps | pull NAME | rm NAME | show NAME | --version
                                      # a small `ollama` CLI for health checks in the container
-In a test, start it in-process: `with running(models_dir, registry_dir) as server: server.url`.
+In a test, start it in-process with tests/doubles/ollama.py:
+`with serve_ollama(models_dir, registry_dir) as server: server.url`.
 
 Standard library only, Python 3.9+ (the image has 3.11).
 """
@@ -1551,20 +1552,6 @@ class Handler(BaseHTTPRequestHandler):
 
 # --------------------------------------------------------------------------------------------
 # Running it
-
-
-@contextlib.contextmanager
-def running(models_dir, registry_dir=None, host="127.0.0.1", port=0, **options):
-    """Run the double in a thread for the duration of a `with` block; yields the server (server.url)."""
-    server = OllamaDoubleServer((host, port), models_dir, registry_dir, **options)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def _env_host():

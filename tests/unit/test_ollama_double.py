@@ -12,16 +12,14 @@ import json
 import math
 import os
 import struct
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 
 import pytest
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ollama_double"))
-import ollama_double  # noqa: E402
+from doubles.ollama import serve_ollama
+from ollama_double import ollama_double
 
 MINILM = {
     "name": "all-minilm", "tags": ["latest", "22m"], "size": 3_000_000, "family": "bert",
@@ -56,7 +54,7 @@ def registry(tmp_path):
 
 @pytest.fixture
 def double(tmp_path, registry):
-    with ollama_double.running(str(tmp_path / "models"), registry) as server:
+    with serve_ollama(str(tmp_path / "models"), registry) as server:
         yield server
 
 
@@ -164,7 +162,7 @@ def test_pull_errors_for_bad_names_registry_and_disk(double):
 
 
 def test_cancelled_pull_resumes_from_partial(tmp_path, registry):
-    with ollama_double.running(str(tmp_path / "models"), registry, pull_step_delay=0.02) as server:
+    with serve_ollama(str(tmp_path / "models"), registry, pull_step_delay=0.02) as server:
         connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
         connection.request("POST", "/api/pull", json.dumps({"model": "bge-m3"}))
         response = connection.getresponse()
@@ -185,10 +183,10 @@ def test_cancelled_pull_resumes_from_partial(tmp_path, registry):
 
 def test_models_persist_across_restarts_and_delete_answers_404_after(tmp_path, registry):
     models = str(tmp_path / "models")
-    with ollama_double.running(models, registry) as server:
+    with serve_ollama(models, registry) as server:
         pull(server, "embedops/tiny-embed:v1")
         before = answer(server, "GET", "/api/tags")
-    with ollama_double.running(models, registry) as server:
+    with serve_ollama(models, registry) as server:
         after = answer(server, "GET", "/api/tags")
         assert after == before
         assert after["models"][0]["name"] == "embedops/tiny-embed:v1"
@@ -351,7 +349,7 @@ def test_bge_m3_silently_reads_only_2048_tokens(double):
 
 
 def test_embedding_requests_run_one_at_a_time(tmp_path, registry):
-    with ollama_double.running(str(tmp_path / "models"), registry, embed_delay=0.05) as server:
+    with serve_ollama(str(tmp_path / "models"), registry, embed_delay=0.05) as server:
         pull(server, "all-minilm")
         results = []
 

@@ -190,7 +190,10 @@ def tls_gateway(tmp_path_factory):
                  "gateway_tls_certificate": str(tmp / "tls.pem"), "gateway_api_keys": TLS_KEYS,
                  # This run has no replica facts (the vllm role does not run in it): the replicas by name, on the
                  # scenario's network, at vLLM's container port.
-                 "gateway_backends": [{"name": name, "address": "%s:8000" % name} for name in REPLICAS]}
+                 "gateway_backends": [{"name": name, "address": "%s:8000" % name} for name in REPLICAS],
+                 # and, with no contract to read it from, the model they serve.
+                 "gateway_verify_model": MODEL,
+                 "gateway_metrics_port": 0}  # the first gateway's exporter holds its port; this one needs none
         if plain_http:
             extra["gateway_plain_http"] = plain_http
         run = subprocess.run([ansible_playbook, "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(tmp / "play.yml"),

@@ -1,14 +1,10 @@
 """The vllm_* filters: through FilterModule, and rendered by Ansible itself from a playbook."""
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.embedops.embeddings.plugins.filter import vllm as vllm_filters
 from ansible_collections.embedops.embeddings.plugins.module_utils.vllm_config import plan_replicas, render_args
+from doubles.playbook import run_playbook
 
 FILTERS = vllm_filters.FilterModule().filters()
 SETTINGS = {"model": "BAAI/bge-m3", "version": "0.32.0", "replicas": 2, "gpu_ids": ["0", "1"]}
@@ -57,20 +53,7 @@ def test_impossible_settings_fail_the_filter():
 
 
 def test_filters_in_a_playbook(tmp_path):
-    playbook = tmp_path / "playbook.yml"
-    playbook.write_text(PLAYBOOK)
-    extra = tmp_path / "vars.json"
-    extra.write_text(json.dumps({"model": SETTINGS["model"]}))
-    collections = vllm_filters.__file__.split(os.sep + "ansible_collections" + os.sep, maxsplit=1)[0]
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
-    run = subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", str(playbook),
-         "-e", "@%s" % extra],
-        env=env, cwd=tmp_path, capture_output=True, text=True, check=False,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    rendered, failed = [task["hosts"]["localhost"] for task in json.loads(run.stdout)["plays"][0]["tasks"]]
+    rendered, failed = run_playbook(tmp_path, PLAYBOOK, {"model": SETTINGS["model"]})
 
     assert rendered["msg"]["args"] == render_args(SETTINGS, "0.9.2")
     assert "--task" in rendered["msg"]["args"]

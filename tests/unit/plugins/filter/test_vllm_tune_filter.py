@@ -4,14 +4,10 @@ The settings are built from templates with null defaults, as the vllm role's _vl
 filter sees Ansible's lazy values; the chosen flags then go through vllm_config_errors and vllm_args.
 """
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from ansible_collections.embedops.embeddings.plugins.filter import vllm_tuning as tuning_filter
 from ansible_collections.embedops.embeddings.plugins.module_utils.nvidia_smi import parse_query
+from doubles.playbook import run_playbook
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "nvidia_smi"
 
@@ -72,26 +68,9 @@ PLAYBOOK = """
 """
 
 
-def run_playbook(tmp_path, extra, expect_rc=0):
-    playbook = tmp_path / "playbook.yml"
-    playbook.write_text(PLAYBOOK)
-    extra_file = tmp_path / "vars.json"
-    extra_file.write_text(json.dumps(extra))
-    collections = tuning_filter.__file__.split(os.sep + "ansible_collections" + os.sep, maxsplit=1)[0]
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
-    run = subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", str(playbook),
-         "-e", "@%s" % extra_file],
-        env=env, cwd=tmp_path, capture_output=True, text=True, check=False,
-    )
-    assert run.returncode == expect_rc, run.stdout + run.stderr
-    return json.loads(run.stdout)["plays"][0]["tasks"][-1]["hosts"]["localhost"]
-
-
 def test_tuned_flags_pass_the_role_checks_and_render(tmp_path):
     gpus = parse_query((FIXTURES / "t4_x4.csv").read_text())[0]
-    msg = run_playbook(tmp_path, {"gpus": gpus, "seqs": 64})["msg"]
+    msg = run_playbook(tmp_path, PLAYBOOK, {"gpus": gpus, "seqs": 64})[-1]["msg"]
     tuned = msg["tuned"]
     assert tuned["errors"] == []
     assert tuned["settings"]["max_num_seqs"] == 64 and "max_num_seqs" not in tuned["chosen"]
@@ -104,5 +83,5 @@ def test_tuned_flags_pass_the_role_checks_and_render(tmp_path):
 
 
 def test_errors_stop_the_play_with_the_message(tmp_path):
-    failed = run_playbook(tmp_path, {"gpus": []}, expect_rc=2)
+    failed = run_playbook(tmp_path, PLAYBOOK, {"gpus": []}, expect_rc=2)[-1]
     assert failed["failed"] and "set vllm_profile: cpu" in failed["msg"]

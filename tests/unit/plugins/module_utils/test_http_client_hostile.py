@@ -14,7 +14,7 @@ from ansible_collections.embedops.embeddings.plugins.module_utils import http_cl
 from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import EndpointError, HttpClient
 from ansible_collections.embedops.embeddings.plugins.module_utils.ollama_api import ModelName, OllamaAPI
 from ansible_collections.embedops.embeddings.plugins.module_utils.openai_embeddings import OpenAIEmbeddings
-from doubles import hostile_server as hs  # on sys.path by tests/unit/plugins/conftest.py
+from doubles import hostile_server as hs
 
 pytestmark = pytest.mark.usefixtures("no_proxy")
 

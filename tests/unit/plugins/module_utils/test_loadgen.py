@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.embedops.embeddings.plugins.module_utils import loadgen
-from loadgen_double import MODEL, closed_port
+from doubles.loadgen_double import MODEL
+from doubles.server_thread import closed_port
 
 ROOT = Path(__file__).resolve().parents[4]
 

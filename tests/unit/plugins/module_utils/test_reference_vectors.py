@@ -10,7 +10,7 @@ import json
 import pytest
 from ansible_collections.embedops.embeddings.plugins.module_utils import reference_vectors as rv
 from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import EndpointError
-from doubles.reference_files import CLS_FILE, MEAN_FILE, MODEL, SERVED, load  # tests/ on sys.path: conftest.py
+from doubles.reference_files import CLS_FILE, MEAN_FILE, MODEL, SERVED, load
 
 WHERE = "http://127.0.0.1:8000/v1"
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.embedops.embeddings.plugins.modules import cpu_facts
+from doubles.modules import run_module
 
 FIXTURES = Path(__file__).resolve().parents[1] / "module_utils" / "fixtures" / "cpu"
 KEYS = {
@@ -30,8 +31,8 @@ def lscpu(tmp_path, monkeypatch):
     return log
 
 
-def test_facts_of_a_fixture_tree(run_main):
-    rc, result = run_main(cpu_facts.main, {"root": str(FIXTURES / "sapphire-rapids-2s")})
+def test_facts_of_a_fixture_tree(capsys):
+    rc, result, _output = run_module(capsys, cpu_facts.main, {"root": str(FIXTURES / "sapphire-rapids-2s")})
     assert rc == 0 and result["changed"] is False
     facts = result["ansible_facts"]["embedops_cpu"]
     assert set(facts) == KEYS and facts == result["cpu"]
@@ -41,15 +42,15 @@ def test_facts_of_a_fixture_tree(run_main):
     assert facts["cgroup_cpu_quota"] == 6.0 and facts["cgroup_memory_limit_mib"] == 65536
 
 
-def test_check_mode_reads_too(run_main):
-    rc, result = run_main(cpu_facts.main, {"root": str(FIXTURES / "vm-2vcpu-quota")}, check=True)
+def test_check_mode_reads_too(capsys):
+    rc, result, _output = run_module(capsys, cpu_facts.main, {"root": str(FIXTURES / "vm-2vcpu-quota")}, check=True)
     assert rc == 0 and result["changed"] is False
     assert result["cpu"]["effective_cpus"] == 1.5
     assert result["cpu"]["reasons"] == ["no NUMA information in sysfs: one node assumed"]
 
 
-def test_this_machine(run_main):
-    rc, result = run_main(cpu_facts.main)
+def test_this_machine(capsys):
+    rc, result, _output = run_module(capsys, cpu_facts.main)
     assert rc == 0 and result["changed"] is False
     facts = result["ansible_facts"]["embedops_cpu"]
     assert set(facts) == KEYS
@@ -60,7 +61,7 @@ def test_this_machine(run_main):
     assert facts["memory_total_mib"] > 0
 
 
-def test_lscpu_is_asked_only_where_sysfs_has_no_topology(run_main, lscpu, monkeypatch):
+def test_lscpu_is_asked_only_where_sysfs_has_no_topology(capsys, lscpu, monkeypatch):
     seen = []
     real = cpu_facts.cpu_facts
 
@@ -70,24 +71,24 @@ def test_lscpu_is_asked_only_where_sysfs_has_no_topology(run_main, lscpu, monkey
 
     monkeypatch.setattr(cpu_facts, "cpu_facts", spy)
     monkeypatch.setattr(cpu_facts, "sysfs_topology_complete", lambda root: False)
-    rc, result = run_main(cpu_facts.main)
+    rc, result, _output = run_module(capsys, cpu_facts.main)
     assert rc == 0
     assert lscpu.read_text().split() == ["-J", "-e=CPU,NODE,SOCKET,CORE,ONLINE"]
     assert json.loads(seen[0])["cpus"][0]["cpu"] == 0
 
     monkeypatch.setattr(cpu_facts, "sysfs_topology_complete", lambda root: True)
     lscpu.unlink()
-    rc, result = run_main(cpu_facts.main)
+    rc, result, _output = run_module(capsys, cpu_facts.main)
     assert rc == 0 and not lscpu.exists() and seen[1] is None
 
 
-def test_lscpu_is_not_run_below_another_root(run_main, lscpu, tmp_path):
-    rc, result = run_main(cpu_facts.main, {"root": str(tmp_path)})
+def test_lscpu_is_not_run_below_another_root(capsys, lscpu, tmp_path):
+    rc, result, _output = run_module(capsys, cpu_facts.main, {"root": str(tmp_path)})
     assert rc == 0 and not lscpu.exists()
     assert "no /proc/cpuinfo: model and ISA flags unknown" in result["cpu"]["reasons"]
 
 
-def test_a_root_that_is_not_a_directory_fails_naming_it(run_main, tmp_path):
-    rc, result = run_main(cpu_facts.main, {"root": str(tmp_path / "nowhere")})
+def test_a_root_that_is_not_a_directory_fails_naming_it(capsys, tmp_path):
+    rc, result, _output = run_module(capsys, cpu_facts.main, {"root": str(tmp_path / "nowhere")})
     assert rc == 1 and result["failed"] is True
     assert str(tmp_path / "nowhere") in result["msg"]

@@ -1,31 +1,21 @@
 """embeddings_benchmark run through its main(), against the load generator's local double."""
 
-import json
-
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.embedops.embeddings.plugins.module_utils import loadgen
 from ansible_collections.embedops.embeddings.plugins.modules import embeddings_benchmark
-from loadgen_double import MODEL, closed_port  # on sys.path by tests/unit/plugins/conftest.py
+from doubles.loadgen_double import MODEL
+from doubles.modules import run_module
+from doubles.server_thread import closed_port
 
 pytestmark = pytest.mark.skipif(not loadgen.HAS_AIOHTTP, reason="aiohttp is not installed")
 
 QUICK = {"warmup": 0, "duration": 0, "requests": 8, "input_tokens": 16, "concurrency": [2]}
 
 
-def run_module(capsys, **args):
-    """Run main() as Ansible would; return (failed, result, everything it wrote)."""
-    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
-        embeddings_benchmark.main()
-    out, err = capsys.readouterr()
-    result = json.loads(out.strip().splitlines()[-1])
-    assert bool(exit_info.value.code) == bool(result.get("failed")), out
-    return bool(result.get("failed")), result, out + err
-
-
 def test_runs_closed_and_open_loop_and_returns_the_reports(capsys, double):
     failed, result, _output = run_module(
-        capsys, api_base=double.api_base, model=MODEL, name="double", rates=[50], **QUICK
+        capsys, embeddings_benchmark.main, dict(
+            api_base=double.api_base, model=MODEL, name="double", rates=[50], **QUICK)
     )
 
     assert not failed, result.get("msg")
@@ -40,7 +30,8 @@ def test_runs_closed_and_open_loop_and_returns_the_reports(capsys, double):
 
 def test_check_mode_sends_nothing_and_says_so(capsys, double):
     failed, result, _output = run_module(
-        capsys, api_base=double.api_base, model=MODEL, _ansible_check_mode=True, **QUICK
+        capsys, embeddings_benchmark.main, dict(
+            api_base=double.api_base, model=MODEL, _ansible_check_mode=True, **QUICK)
     )
 
     assert not failed
@@ -52,7 +43,8 @@ def test_check_mode_sends_nothing_and_says_so(capsys, double):
 
 def test_check_mode_runs_when_asked(capsys, double):
     failed, result, _output = run_module(
-        capsys, api_base=double.api_base, model=MODEL, _ansible_check_mode=True, run_in_check_mode=True, **QUICK
+        capsys, embeddings_benchmark.main, dict(
+            api_base=double.api_base, model=MODEL, _ansible_check_mode=True, run_in_check_mode=True, **QUICK)
     )
     assert not failed
     assert result["runs"][0]["requests"]["ok"] == 8
@@ -64,7 +56,8 @@ def test_preflight_stops_an_input_the_model_refuses(capsys, double):
         "This model's maximum context length is 512 tokens. However, you requested 602 tokens in the input for "
         "embedding generation. Please reduce the length of the input.")}
 
-    failed, result, _output = run_module(capsys, api_base=double.api_base, model=MODEL, **QUICK)
+    failed, result, _output = run_module(capsys, embeddings_benchmark.main, dict(
+        api_base=double.api_base, model=MODEL, **QUICK))
 
     assert failed
     assert result["error_kind"] == "input_too_long"
@@ -74,14 +67,16 @@ def test_preflight_stops_an_input_the_model_refuses(capsys, double):
 
 def test_connection_refused_in_preflight(capsys):
     api_base = "http://127.0.0.1:%d/v1" % closed_port()
-    failed, result, _output = run_module(capsys, api_base=api_base, model=MODEL, **QUICK)
+    failed, result, _output = run_module(capsys, embeddings_benchmark.main, dict(
+        api_base=api_base, model=MODEL, **QUICK))
     assert failed
     assert result["error_kind"] == "connection_refused"
 
 
 def test_a_run_without_any_success_fails_with_its_main_error_kind(capsys, double):
     double.status = 500
-    failed, result, _output = run_module(capsys, api_base=double.api_base, model=MODEL, preflight=False, **QUICK)
+    failed, result, _output = run_module(capsys, embeddings_benchmark.main, dict(
+        api_base=double.api_base, model=MODEL, preflight=False, **QUICK))
 
     assert failed
     assert result["error_kind"] == "http"
@@ -100,7 +95,8 @@ def test_some_errors_are_reported_not_failed(capsys, double):
             doc["data"] = []
 
     double.tamper = every_other
-    failed, result, _output = run_module(capsys, api_base=double.api_base, model=MODEL, preflight=False, **QUICK)
+    failed, result, _output = run_module(capsys, embeddings_benchmark.main, dict(
+        api_base=double.api_base, model=MODEL, preflight=False, **QUICK))
 
     assert not failed
     run = result["runs"][0]
@@ -110,14 +106,15 @@ def test_some_errors_are_reported_not_failed(capsys, double):
 def test_api_key_is_sent_and_never_shown(capsys, double):
     double.api_key = "sk-secret-key"
     failed, result, output = run_module(
-        capsys, api_base=double.api_base, model=MODEL, api_key="sk-secret-key", **QUICK
+        capsys, embeddings_benchmark.main, dict(api_base=double.api_base, model=MODEL, api_key="sk-secret-key", **QUICK)
     )
     assert not failed, result.get("msg")
     assert "sk-secret-key" not in output
     assert all(h["Authorization"] == "Bearer sk-secret-key" for h in double.headers)
 
     failed, result, output = run_module(
-        capsys, api_base=double.api_base, model=MODEL, api_key="sk-other-key", preflight=False, **QUICK
+        capsys, embeddings_benchmark.main, dict(
+            api_base=double.api_base, model=MODEL, api_key="sk-other-key", preflight=False, **QUICK)
     )
     assert failed and result["error_kind"] == "unauthorized"
     assert "sk-other-key" not in output
@@ -133,7 +130,7 @@ def test_api_key_is_sent_and_never_shown(capsys, double):
 def test_option_errors(capsys, double, args, message):
     options = dict(QUICK, api_base=double.api_base, model=MODEL)
     options.update(args)
-    failed, result, _output = run_module(capsys, **options)
+    failed, result, _output = run_module(capsys, embeddings_benchmark.main, options)
     assert failed
     assert result["error_kind"] == "config"
     assert message in result["msg"]
@@ -143,7 +140,8 @@ def test_option_errors(capsys, double, args, message):
 def test_missing_aiohttp_is_named(capsys, monkeypatch, double):
     monkeypatch.setattr(loadgen, "HAS_AIOHTTP", False)
     monkeypatch.setattr(loadgen, "AIOHTTP_IMPORT_ERROR", "ImportError: No module named 'aiohttp'")
-    failed, result, _output = run_module(capsys, api_base=double.api_base, model=MODEL, **QUICK)
+    failed, result, _output = run_module(capsys, embeddings_benchmark.main, dict(
+        api_base=double.api_base, model=MODEL, **QUICK))
     assert failed
     assert "aiohttp" in result["msg"]
     assert double.count == 0

@@ -4,17 +4,18 @@ import base64
 import email.utils
 import json
 import math
-import socket
 import struct
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.embedops.embeddings.plugins.module_utils import openai_embeddings
 from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import EndpointError
 from ansible_collections.embedops.embeddings.plugins.modules import embeddings_verify
+from doubles.modules import run_module
+from doubles.server_thread import closed_port, local_server, running
+
+pytestmark = pytest.mark.usefixtures("quick_retries")
 
 MODEL = "BAAI/bge-small-en-v1.5"
 VLLM_TOO_LONG = (
@@ -114,29 +115,9 @@ def endpoint():
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    fake.api_base = "http://127.0.0.1:%d/v1" % server.server_address[1]
-    yield fake
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(autouse=True)
-def quick_retries(monkeypatch):
-    monkeypatch.setattr(openai_embeddings.Retry, "first_delay", 0.01)
-
-
-def run_module(capsys, **args):
-    """Run main() as Ansible would; return (failed, result, everything it wrote)."""
-    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
-        embeddings_verify.main()
-    out, err = capsys.readouterr()
-    result = json.loads(out.strip().splitlines()[-1])
-    assert bool(exit_info.value.code) == bool(result.get("failed")), out
-    return bool(result.get("failed")), result, out + err
+    with running(local_server(Handler)) as server:
+        fake.api_base = "http://127.0.0.1:%d/v1" % server.server_address[1]
+        yield fake
 
 
 def embedding_requests(endpoint):
@@ -144,7 +125,8 @@ def embedding_requests(endpoint):
 
 
 def test_success_checks_order_dimension_and_base64(capsys, endpoint):
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, expected_dimension=4)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(
+        api_base=endpoint.api_base, model=MODEL, expected_dimension=4))
 
     assert not failed, result["msg"]
     assert result["changed"] is False
@@ -167,7 +149,8 @@ def test_runs_in_check_mode_and_sends_dimensions(capsys, endpoint):
     endpoint.dimension = 8
 
     failed, result, _ = run_module(
-        capsys, api_base=endpoint.api_base, model=MODEL, dimensions=8, check_unit_norm=True, _ansible_check_mode=True,
+        capsys, embeddings_verify.main, dict(
+            api_base=endpoint.api_base, model=MODEL, dimensions=8, check_unit_norm=True, _ansible_check_mode=True),
     )
 
     assert not failed, result["msg"]
@@ -176,7 +159,8 @@ def test_runs_in_check_mode_and_sends_dimensions(capsys, endpoint):
 
 
 def test_dimensions_option_is_the_expected_dimension(capsys, endpoint):
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, dimensions=8)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(
+        api_base=endpoint.api_base, model=MODEL, dimensions=8))
 
     assert failed
     assert result["error_kind"] == "dimension_mismatch"
@@ -186,7 +170,7 @@ def test_dimensions_option_is_the_expected_dimension(capsys, endpoint):
 def test_shuffled_indexes_are_an_order_error(capsys, endpoint):
     endpoint.tamper = lambda data, _: data.reverse()
 
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(api_base=endpoint.api_base, model=MODEL))
 
     assert failed
     assert result["error_kind"] == "order_mismatch"
@@ -196,7 +180,7 @@ def test_shuffled_indexes_are_an_order_error(capsys, endpoint):
 def test_missing_vector_is_a_count_error(capsys, endpoint):
     endpoint.tamper = lambda data, _: data.pop()
 
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(api_base=endpoint.api_base, model=MODEL))
 
     assert failed
     assert result["error_kind"] == "count_mismatch"
@@ -206,7 +190,8 @@ def test_missing_vector_is_a_count_error(capsys, endpoint):
 def test_wrong_dimension(capsys, endpoint):
     endpoint.dimension = 384
 
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, expected_dimension=1024)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(
+        api_base=endpoint.api_base, model=MODEL, expected_dimension=1024))
 
     assert failed
     assert result["error_kind"] == "dimension_mismatch"
@@ -220,7 +205,7 @@ def test_nan_value_is_reported(capsys, endpoint):
 
     endpoint.tamper = poison
 
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(api_base=endpoint.api_base, model=MODEL))
 
     assert failed
     assert result["error_kind"] == "non_finite"
@@ -234,7 +219,7 @@ def test_base64_that_differs_from_floats(capsys, endpoint):
 
     endpoint.tamper = shift
 
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(api_base=endpoint.api_base, model=MODEL))
 
     assert failed
     assert result["error_kind"] == "base64_mismatch"
@@ -242,7 +227,8 @@ def test_base64_that_differs_from_floats(capsys, endpoint):
 
 
 def test_base64_check_can_be_skipped(capsys, endpoint):
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, check_base64=False)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(
+        api_base=endpoint.api_base, model=MODEL, check_base64=False))
 
     assert not failed, result["msg"]
     assert result["base64_matches"] is None
@@ -252,7 +238,8 @@ def test_base64_check_can_be_skipped(capsys, endpoint):
 def test_not_normalized(capsys, endpoint):
     endpoint.normalize = False
 
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, check_unit_norm=True)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(
+        api_base=endpoint.api_base, model=MODEL, check_unit_norm=True))
 
     assert failed
     assert result["error_kind"] == "not_unit_norm"
@@ -263,7 +250,8 @@ def test_not_normalized(capsys, endpoint):
 def test_401_without_key(capsys, endpoint):
     endpoint.api_key = "sk-right"
 
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, wait_timeout=5)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(
+        api_base=endpoint.api_base, model=MODEL, wait_timeout=5))
 
     assert failed
     assert result["error_kind"] == "unauthorized"
@@ -274,7 +262,8 @@ def test_401_without_key(capsys, endpoint):
 def test_401_with_wrong_key_never_shows_the_key(capsys, endpoint):
     endpoint.api_key = "sk-right"
 
-    failed, result, output = run_module(capsys, api_base=endpoint.api_base, model=MODEL, api_key="sk-wrong-secret")
+    failed, result, output = run_module(capsys, embeddings_verify.main, dict(
+        api_base=endpoint.api_base, model=MODEL, api_key="sk-wrong-secret"))
 
     assert failed
     assert result["error_kind"] == "unauthorized"
@@ -285,7 +274,8 @@ def test_401_with_wrong_key_never_shows_the_key(capsys, endpoint):
 def test_right_key_is_sent_as_bearer(capsys, endpoint):
     endpoint.api_key = "sk-right"
 
-    failed, result, output = run_module(capsys, api_base=endpoint.api_base, model=MODEL, api_key="sk-right")
+    failed, result, output = run_module(capsys, embeddings_verify.main, dict(
+        api_base=endpoint.api_base, model=MODEL, api_key="sk-right"))
 
     assert not failed, result["msg"]
     assert all(headers["Authorization"] == "Bearer sk-right" for _, _, headers, _ in endpoint.requests)
@@ -293,7 +283,8 @@ def test_right_key_is_sent_as_bearer(capsys, endpoint):
 
 
 def test_model_not_listed(capsys, endpoint):
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model="nomic-embed-text")
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(
+        api_base=endpoint.api_base, model="nomic-embed-text"))
 
     assert failed
     assert result["error_kind"] == "unknown_model"
@@ -310,7 +301,8 @@ def test_model_answered_404(capsys, endpoint):
     endpoint.models = ["other"]
     endpoint.queued = [(200, {"object": "list", "data": [{"id": MODEL}]})]
 
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, wait_timeout=5)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(
+        api_base=endpoint.api_base, model=MODEL, wait_timeout=5))
 
     assert failed
     assert result["error_kind"] == "unknown_model"
@@ -321,7 +313,8 @@ def test_model_answered_404(capsys, endpoint):
 
 
 def test_api_base_without_v1(capsys, endpoint):
-    failed, result, output = run_module(capsys, api_base=endpoint.api_base[: -len("/v1")], model=MODEL)
+    failed, result, output = run_module(capsys, embeddings_verify.main, dict(
+        api_base=endpoint.api_base[: -len("/v1")], model=MODEL))
 
     assert failed
     assert result["error_kind"] == "endpoint_not_found"
@@ -333,7 +326,8 @@ def test_api_base_without_v1(capsys, endpoint):
 def test_input_too_long(capsys, endpoint):
     endpoint.max_input_chars = 100
 
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, inputs=["word " * 100])
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(
+        api_base=endpoint.api_base, model=MODEL, inputs=["word " * 100]))
 
     assert failed
     assert result["error_kind"] == "input_too_long"
@@ -344,7 +338,8 @@ def test_expected_input_rejection_succeeds(capsys, endpoint):
     endpoint.max_input_chars = 100
 
     failed, result, _ = run_module(
-        capsys, api_base=endpoint.api_base, model=MODEL, inputs=["word " * 100], expect_max_input_error=True,
+        capsys, embeddings_verify.main, dict(
+            api_base=endpoint.api_base, model=MODEL, inputs=["word " * 100], expect_max_input_error=True),
     )
 
     assert not failed, result["msg"]
@@ -353,7 +348,8 @@ def test_expected_input_rejection_succeeds(capsys, endpoint):
 
 def test_expected_input_rejection_fails_when_accepted(capsys, endpoint):
     failed, result, _ = run_module(
-        capsys, api_base=endpoint.api_base, model=MODEL, inputs=["short"], expect_max_input_error=True,
+        capsys, embeddings_verify.main, dict(
+            api_base=endpoint.api_base, model=MODEL, inputs=["short"], expect_max_input_error=True),
     )
 
     assert failed
@@ -365,7 +361,8 @@ def test_waits_while_the_server_loads(capsys, endpoint):
     loading = (503, {"object": "error", "message": "model is loading", "code": 503})
     endpoint.queued = [loading, loading]
 
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, wait_timeout=10)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(
+        api_base=endpoint.api_base, model=MODEL, wait_timeout=10))
 
     assert not failed, result["msg"]
     assert result["attempts"] == 3
@@ -375,7 +372,7 @@ def test_waits_while_the_server_loads(capsys, endpoint):
 def test_not_ready_without_wait_timeout(capsys, endpoint):
     endpoint.queued = [(503, {"object": "error", "message": "model is loading", "code": 503})]
 
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(api_base=endpoint.api_base, model=MODEL))
 
     assert failed
     assert result["error_kind"] == "not_ready"
@@ -386,7 +383,8 @@ def test_not_ready_without_wait_timeout(capsys, endpoint):
 def test_gives_up_at_the_deadline(capsys, endpoint):
     endpoint.queued = [(502, {"detail": "Bad Gateway"})] * 1000
 
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, wait_timeout=0.3)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(
+        api_base=endpoint.api_base, model=MODEL, wait_timeout=0.3))
 
     assert failed
     assert result["error_kind"] == "not_ready"
@@ -397,7 +395,8 @@ def test_gives_up_at_the_deadline(capsys, endpoint):
 def test_timeout(capsys, endpoint):
     endpoint.delay = 1.0
 
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, timeout=0.2)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(
+        api_base=endpoint.api_base, model=MODEL, timeout=0.2))
 
     assert failed
     assert result["error_kind"] == "timeout"
@@ -405,11 +404,10 @@ def test_timeout(capsys, endpoint):
 
 
 def test_connection_refused(capsys):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = closed_port()
 
-    failed, result, _ = run_module(capsys, api_base="http://127.0.0.1:%d/v1" % port, model=MODEL)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(
+        api_base="http://127.0.0.1:%d/v1" % port, model=MODEL))
 
     assert failed
     assert result["error_kind"] == "connection_refused"
@@ -417,7 +415,7 @@ def test_connection_refused(capsys):
 
 
 def test_url_without_scheme(capsys):
-    failed, result, _ = run_module(capsys, api_base="127.0.0.1:8000/v1", model=MODEL)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(api_base="127.0.0.1:8000/v1", model=MODEL))
 
     assert failed
     assert result["error_kind"] == "config"
@@ -427,7 +425,8 @@ def test_url_without_scheme(capsys):
 
 @pytest.mark.parametrize("timeout", [0, -1])
 def test_timeout_must_be_positive(capsys, timeout):
-    failed, result, _ = run_module(capsys, api_base="http://127.0.0.1:8000/v1", model=MODEL, timeout=timeout)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(
+        api_base="http://127.0.0.1:8000/v1", model=MODEL, timeout=timeout))
 
     assert failed
     assert result["error_kind"] == "config"
@@ -435,7 +434,8 @@ def test_timeout_must_be_positive(capsys, timeout):
 
 
 def test_empty_input_is_refused(capsys):
-    failed, result, _ = run_module(capsys, api_base="http://127.0.0.1:8000/v1", model=MODEL, inputs=["a", ""])
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(
+        api_base="http://127.0.0.1:8000/v1", model=MODEL, inputs=["a", ""]))
 
     assert failed
     assert result["msg"] == "inputs[1] is empty: the OpenAI API refuses empty texts"
@@ -467,7 +467,7 @@ def test_too_long_wordings(status, message):
 def test_answer_that_is_not_json(capsys, endpoint):
     endpoint.queued = [(200, "<html>proxy login</html>")]
 
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(api_base=endpoint.api_base, model=MODEL))
 
     assert failed
     assert result["error_kind"] == "invalid_response"
@@ -477,6 +477,13 @@ def test_answer_that_is_not_json(capsys, endpoint):
 def test_other_400_stays_an_http_error():
     body = json.dumps({"message": "Model does not support matryoshka representation"})
     err = EndpointError("http", "x", url="http://h/v1/embeddings", status=400, body=body)
+
+    assert openai_embeddings.classify_http_error(err, MODEL, False) is err
+
+
+def test_an_http_error_without_a_status_stays_as_it_is():
+    # Such as the client's "redirected more than 10 times": nothing to classify (`None < 300` was a TypeError).
+    err = EndpointError("http", "GET http://h/v1/models redirected more than 10 times", url="http://h/v1/models")
 
     assert openai_embeddings.classify_http_error(err, MODEL, False) is err
 
@@ -503,7 +510,8 @@ OPENAI_QUOTA = {
 def test_429_waits_as_retry_after_says_then_succeeds(capsys, endpoint):
     endpoint.queued = [(429, OPENAI_429, {"Retry-After": "1"})]
 
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, wait_timeout=10)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(
+        api_base=endpoint.api_base, model=MODEL, wait_timeout=10))
 
     assert not failed, result["msg"]
     assert result["attempts"] == 2
@@ -519,7 +527,8 @@ def test_429_retry_after_as_http_date(capsys, endpoint, monkeypatch):
     when = email.utils.formatdate(time.time() + 30, usegmt=True)
     endpoint.queued = [(429, OPENAI_429, {"Retry-After": when})]
 
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, wait_timeout=60)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(
+        api_base=endpoint.api_base, model=MODEL, wait_timeout=60))
 
     assert not failed, result["msg"]
     assert result["attempts"] == 2
@@ -530,7 +539,7 @@ def test_429_retry_after_as_http_date(capsys, endpoint, monkeypatch):
 def test_429_without_wait_timeout_fails_at_once(capsys, endpoint):
     endpoint.queued = [(429, OPENAI_429, {"Retry-After": "20"})]
 
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(api_base=endpoint.api_base, model=MODEL))
 
     assert failed
     assert result["error_kind"] == "rate_limited"
@@ -546,7 +555,8 @@ def test_429_asking_for_longer_than_wait_timeout_fails_without_waiting(capsys, e
     monkeypatch.setattr(openai_embeddings.Retry, "sleep", staticmethod(pauses.append))
     endpoint.queued = [(429, OPENAI_429, {"Retry-After": "120"})]
 
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, wait_timeout=5)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(
+        api_base=endpoint.api_base, model=MODEL, wait_timeout=5))
 
     assert failed
     assert result["error_kind"] == "rate_limited"
@@ -558,7 +568,8 @@ def test_429_asking_for_longer_than_wait_timeout_fails_without_waiting(capsys, e
 def test_429_without_retry_after_backs_off(capsys, endpoint):
     endpoint.queued = [(429, OPENAI_429), (429, OPENAI_429)]
 
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, wait_timeout=10)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(
+        api_base=endpoint.api_base, model=MODEL, wait_timeout=10))
 
     assert not failed, result["msg"]
     assert result["attempts"] == 3
@@ -568,7 +579,8 @@ def test_429_without_retry_after_backs_off(capsys, endpoint):
 def test_429_quota_used_up_is_not_retried(capsys, endpoint):
     endpoint.queued = [(429, OPENAI_QUOTA, {"Retry-After": "1"})]
 
-    failed, result, _ = run_module(capsys, api_base=endpoint.api_base, model=MODEL, wait_timeout=10)
+    failed, result, _ = run_module(capsys, embeddings_verify.main, dict(
+        api_base=endpoint.api_base, model=MODEL, wait_timeout=10))
 
     assert failed
     assert result["error_kind"] == "quota_exceeded"

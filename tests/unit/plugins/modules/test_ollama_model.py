@@ -3,17 +3,14 @@
 import hashlib
 import json
 import os
-import socket
-import sys
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.embedops.embeddings.plugins.module_utils.ollama_api import ModelName, Progress
 from ansible_collections.embedops.embeddings.plugins.modules import ollama_model
-
-TESTS = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-sys.path.insert(0, os.path.join(TESTS, "ollama_double"))
-import ollama_double  # noqa: E402
+from doubles.modules import run_module
+from doubles.ollama import serve_ollama
+from doubles.server_thread import closed_port
+from ollama_double import ollama_double
 
 MINILM = {
     "name": "all-minilm", "tags": ["latest", "22m"], "size": 2_000_000, "family": "bert",
@@ -43,24 +40,9 @@ def registry(tmp_path):
 
 @pytest.fixture
 def server(tmp_path, registry):
-    with ollama_double.running(str(tmp_path / "models"), registry) as double:
+    with serve_ollama(str(tmp_path / "models"), registry) as double:
         double.registry_path = registry
         yield double
-
-
-def run_module_output(capsys, **args):
-    """Run main() as Ansible would; return (failed, result, everything it wrote)."""
-    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
-        ollama_model.main()
-    out, err = capsys.readouterr()
-    result = json.loads(out.strip().splitlines()[-1])
-    assert bool(exit_info.value.code) == bool(result.get("failed")), out
-    return bool(result.get("failed")), result, out + err
-
-
-def run_module(capsys, **args):
-    failed, result, _output = run_module_output(capsys, **args)
-    return failed, result
 
 
 def requests(server, method, path):
@@ -69,12 +51,6 @@ def requests(server, method, path):
 
 def listed(server):
     return sorted(model.name.display() for model in server.models())
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def write_gguf(path, embedding_length=128, padding=4096):
@@ -87,7 +63,7 @@ def write_gguf(path, embedding_length=128, padding=4096):
 
 
 def test_present_pulls_once_then_reports_no_change(capsys, server):
-    failed, result = run_module(capsys, api_base=server.url, name="all-minilm")
+    failed, result, _output = run_module(capsys, ollama_model.main, dict(api_base=server.url, name="all-minilm"))
 
     assert not failed, result["msg"]
     assert result["changed"] is True
@@ -103,7 +79,7 @@ def test_present_pulls_once_then_reports_no_change(capsys, server):
     assert "pulling aaaaaaaaaaaa: 100% of 2.0 MB" in result["pull"]["steps"]
     assert result["pull"]["steps"][-3:] == ["verifying sha256 digest", "writing manifest", "success"]
 
-    failed, again = run_module(capsys, api_base=server.url, name="all-minilm:latest")
+    failed, again, _output = run_module(capsys, ollama_model.main, dict(api_base=server.url, name="all-minilm:latest"))
     assert not failed
     assert again["changed"] is False
     assert again["pull"] is None
@@ -112,8 +88,9 @@ def test_present_pulls_once_then_reports_no_change(capsys, server):
 
 
 def test_latest_changes_only_when_the_registry_digest_changes(capsys, server):
-    run_module(capsys, api_base=server.url, name="all-minilm")
-    failed, same = run_module(capsys, api_base=server.url, name="all-minilm", state="latest", _ansible_diff=True)
+    run_module(capsys, ollama_model.main, dict(api_base=server.url, name="all-minilm"))
+    failed, same, _output = run_module(capsys, ollama_model.main, dict(
+        api_base=server.url, name="all-minilm", state="latest", _ansible_diff=True))
 
     assert not failed, same["msg"]
     assert same["changed"] is False
@@ -122,7 +99,8 @@ def test_latest_changes_only_when_the_registry_digest_changes(capsys, server):
     assert same["diff"]["before"] == same["diff"]["after"]
 
     publish(server.registry_path, dict(MINILM, digest="sha256:" + "c" * 64))
-    failed, newer = run_module(capsys, api_base=server.url, name="all-minilm", state="latest", _ansible_diff=True)
+    failed, newer, _output = run_module(capsys, ollama_model.main, dict(
+        api_base=server.url, name="all-minilm", state="latest", _ansible_diff=True))
 
     assert not failed, newer["msg"]
     assert newer["changed"] is True
@@ -135,30 +113,35 @@ def test_latest_changes_only_when_the_registry_digest_changes(capsys, server):
 
 
 def test_latest_pulls_a_missing_model(capsys, server):
-    failed, result = run_module(capsys, api_base=server.url, name="all-minilm:22m", state="latest")
+    failed, result, _output = run_module(capsys, ollama_model.main, dict(
+        api_base=server.url, name="all-minilm:22m", state="latest"))
     assert not failed and result["changed"] is True
     assert listed(server) == ["all-minilm:22m"]
 
 
 def test_absent_deletes_and_is_unchanged_when_missing(capsys, server):
-    failed, result = run_module(capsys, api_base=server.url, name="all-minilm", state="absent")
+    failed, result, _output = run_module(capsys, ollama_model.main, dict(
+        api_base=server.url, name="all-minilm", state="absent"))
     assert not failed and result["changed"] is False
     assert requests(server, "DELETE", "/api/delete") == 0
 
-    run_module(capsys, api_base=server.url, name="all-minilm")
-    failed, result = run_module(capsys, api_base=server.url, name="all-minilm", state="absent", _ansible_diff=True)
+    run_module(capsys, ollama_model.main, dict(api_base=server.url, name="all-minilm"))
+    failed, result, _output = run_module(capsys, ollama_model.main, dict(
+        api_base=server.url, name="all-minilm", state="absent", _ansible_diff=True))
     assert not failed and result["changed"] is True
     assert result["model"] is None
     assert result["diff"]["before"]["state"] == "present" and result["diff"]["after"]["state"] == "absent"
     assert listed(server) == []
 
-    failed, result = run_module(capsys, api_base=server.url, name="all-minilm", state="absent")
+    failed, result, _output = run_module(capsys, ollama_model.main, dict(
+        api_base=server.url, name="all-minilm", state="absent"))
     assert not failed and result["changed"] is False
 
 
 def test_check_mode_changes_nothing(capsys, server):
-    failed, result = run_module(
-        capsys, api_base=server.url, name="all-minilm", _ansible_check_mode=True, _ansible_diff=True
+    failed, result, _output = run_module(
+        capsys, ollama_model.main, dict(
+            api_base=server.url, name="all-minilm", _ansible_check_mode=True, _ansible_diff=True)
     )
     assert not failed and result["changed"] is True
     assert result["model"] is None and result["pull"] is None
@@ -167,9 +150,10 @@ def test_check_mode_changes_nothing(capsys, server):
                                        "digest": "(known after the pull)"}
     assert requests(server, "POST", "/api/pull") == 0 and listed(server) == []
 
-    run_module(capsys, api_base=server.url, name="all-minilm")
-    failed, result, output = run_module_output(
-        capsys, api_base=server.url, name="all-minilm", state="latest", _ansible_check_mode=True
+    run_module(capsys, ollama_model.main, dict(api_base=server.url, name="all-minilm"))
+    failed, result, output = run_module(
+        capsys, ollama_model.main, dict(
+            api_base=server.url, name="all-minilm", state="latest", _ansible_check_mode=True)
     )
     assert not failed and result["changed"] is False
     # a warning is returned with the result, or shown directly once controller code was imported in the process
@@ -177,15 +161,15 @@ def test_check_mode_changes_nothing(capsys, server):
     assert result["model"]["embedding_length"] == 384
     assert requests(server, "POST", "/api/pull") == 1
 
-    failed, result = run_module(capsys, api_base=server.url, name="all-minilm", state="absent",
-                                _ansible_check_mode=True)
+    failed, result, _output = run_module(capsys, ollama_model.main, dict(
+        api_base=server.url, name="all-minilm", state="absent", _ansible_check_mode=True))
     assert not failed and result["changed"] is True
     assert requests(server, "DELETE", "/api/delete") == 0 and listed(server) == ["all-minilm:latest"]
 
 
 def test_unknown_model_says_not_found_in_the_registry(capsys, server):
     for name in ("no-such-model", "all-minilm:no-such-tag"):
-        failed, result = run_module(capsys, api_base=server.url, name=name)
+        failed, result, _output = run_module(capsys, ollama_model.main, dict(api_base=server.url, name=name))
         assert failed
         assert result["error_kind"] == "unknown_model"
         assert "not found in the registry" in result["msg"]
@@ -195,7 +179,8 @@ def test_unknown_model_says_not_found_in_the_registry(capsys, server):
 
 
 def test_server_down_is_connection_refused_with_a_hint(capsys):
-    failed, result = run_module(capsys, api_base="http://127.0.0.1:%d" % free_port(), name="bge-m3")
+    failed, result, _output = run_module(capsys, ollama_model.main, dict(
+        api_base="http://127.0.0.1:%d" % closed_port(), name="bge-m3"))
     assert failed
     assert result["error_kind"] == "connection_refused"
     assert "is the Ollama container running" in result["msg"]
@@ -203,7 +188,7 @@ def test_server_down_is_connection_refused_with_a_hint(capsys):
 
 def test_registry_unreachable_says_the_proxy_goes_on_the_server(capsys, server):
     server.registry_unreachable = True
-    failed, result = run_module(capsys, api_base=server.url, name="all-minilm")
+    failed, result, _output = run_module(capsys, ollama_model.main, dict(api_base=server.url, name="all-minilm"))
     assert failed
     assert result["error_kind"] == "registry_unreachable"
     assert "dial tcp: lookup registry.ollama.ai" in result["msg"]
@@ -212,14 +197,14 @@ def test_registry_unreachable_says_the_proxy_goes_on_the_server(capsys, server):
 
 def test_no_disk_space_then_the_pull_resumes(capsys, server):
     server.disk_free = MINILM["size"] // 2
-    failed, result = run_module(capsys, api_base=server.url, name="all-minilm")
+    failed, result, _output = run_module(capsys, ollama_model.main, dict(api_base=server.url, name="all-minilm"))
     assert failed
     assert result["error_kind"] == "no_space"
     assert "no space left on device" in result["msg"] and "state=absent" in result["msg"]
     assert 0 < result["pull"]["bytes_pulled"] <= MINILM["size"] // 2
 
     server.disk_free = None
-    failed, result = run_module(capsys, api_base=server.url, name="all-minilm")
+    failed, result, _output = run_module(capsys, ollama_model.main, dict(api_base=server.url, name="all-minilm"))
     assert not failed, result["msg"]
     assert result["changed"] is True
     resumed = result["pull"]["bytes_resumed"]
@@ -228,7 +213,8 @@ def test_no_disk_space_then_the_pull_resumes(capsys, server):
 
 
 def test_namespaced_names(capsys, server):
-    failed, result = run_module(capsys, api_base=server.url, name="embedops/tiny-embed:v1")
+    failed, result, _output = run_module(
+        capsys, ollama_model.main, dict(api_base=server.url, name="embedops/tiny-embed:v1"))
     assert not failed, result["msg"]
     assert result["changed"] is True
     assert result["name"] == "embedops/tiny-embed:v1"
@@ -237,13 +223,15 @@ def test_namespaced_names(capsys, server):
     assert result["model"]["quantization_level"] == "Q8_0"
 
     for spelling in ("EmbedOps/Tiny-Embed:V1", "registry.ollama.ai/embedops/tiny-embed:v1"):
-        failed, again = run_module(capsys, api_base=server.url, name=spelling)
+        failed, again, _output = run_module(capsys, ollama_model.main, dict(api_base=server.url, name=spelling))
         assert not failed and again["changed"] is False, spelling
 
-    failed, missing = run_module(capsys, api_base=server.url, name="embedops/tiny-embed")  # tag latest
+    failed, missing, _output = run_module(capsys, ollama_model.main, dict(
+        api_base=server.url, name="embedops/tiny-embed"))  # tag latest
     assert failed and missing["error_kind"] == "unknown_model"
 
-    failed, gone = run_module(capsys, api_base=server.url, name="embedops/tiny-embed:v1", state="absent")
+    failed, gone, _output = run_module(capsys, ollama_model.main, dict(
+        api_base=server.url, name="embedops/tiny-embed:v1", state="absent"))
     assert not failed and gone["changed"] is True and listed(server) == []
 
 
@@ -256,7 +244,7 @@ def test_namespaced_names(capsys, server):
     ("bge-m3@sha256:" + "a" * 64, "digest"),
 ])
 def test_invalid_names_say_how_to_write_one(capsys, server, name, words):
-    failed, result = run_module(capsys, api_base=server.url, name=name)
+    failed, result, _output = run_module(capsys, ollama_model.main, dict(api_base=server.url, name=name))
     assert failed
     assert result["error_kind"] == "config"
     assert words in result["msg"]
@@ -265,7 +253,8 @@ def test_invalid_names_say_how_to_write_one(capsys, server, name, words):
 
 
 def test_api_base_with_v1_is_a_config_error(capsys, server):
-    failed, result = run_module(capsys, api_base=server.url + "/v1", name="all-minilm")
+    failed, result, _output = run_module(
+        capsys, ollama_model.main, dict(api_base=server.url + "/v1", name="all-minilm"))
     assert failed and result["error_kind"] == "config"
     assert "use %s" % server.url in result["msg"]
 
@@ -275,7 +264,8 @@ def test_gguf_import_is_idempotent_by_digest(capsys, server, tmp_path):
     sha = write_gguf(gguf)
     args = dict(api_base=server.url, name="tiny:offline", gguf=gguf)
 
-    failed, result = run_module(capsys, gguf_sha256="SHA256:" + sha.upper(), _ansible_diff=True, **args)
+    failed, result, _output = run_module(capsys, ollama_model.main, dict(
+        gguf_sha256="SHA256:" + sha.upper(), _ansible_diff=True, **args))
     assert not failed, result["msg"]
     assert result["changed"] is True
     assert result["uploaded"] is True
@@ -287,18 +277,19 @@ def test_gguf_import_is_idempotent_by_digest(capsys, server, tmp_path):
     assert result["diff"]["before"]["state"] == "absent"
     assert result["diff"]["after"]["weights_digest"] == "sha256:" + sha
 
-    failed, again = run_module(capsys, **args)
+    failed, again, _output = run_module(capsys, ollama_model.main, args)
     assert not failed and again["changed"] is False and again["uploaded"] is False
     assert requests(server, "POST", "/api/blobs/sha256:" + sha) == 1
     assert requests(server, "POST", "/api/create") == 1
 
-    failed, copy = run_module(capsys, api_base=server.url, name="tiny:copy", gguf=gguf)
+    failed, copy, _output = run_module(
+        capsys, ollama_model.main, dict(api_base=server.url, name="tiny:copy", gguf=gguf))
     assert not failed and copy["changed"] is True
     assert copy["uploaded"] is False  # the server has the blob: HEAD said so
     assert requests(server, "POST", "/api/blobs/sha256:" + sha) == 1
 
     newer = write_gguf(gguf, embedding_length=256)
-    failed, replaced = run_module(capsys, **args)
+    failed, replaced, _output = run_module(capsys, ollama_model.main, args)
     assert not failed and replaced["changed"] is True and replaced["uploaded"] is True
     assert replaced["model"]["weights_digest"] == "sha256:" + newer
     assert replaced["model"]["embedding_length"] == 256
@@ -307,7 +298,8 @@ def test_gguf_import_is_idempotent_by_digest(capsys, server, tmp_path):
 def test_gguf_check_mode_uploads_nothing(capsys, server, tmp_path):
     gguf = str(tmp_path / "tiny.gguf")
     sha = write_gguf(gguf)
-    failed, result = run_module(capsys, api_base=server.url, name="tiny", gguf=gguf, _ansible_check_mode=True)
+    failed, result, _output = run_module(capsys, ollama_model.main, dict(
+        api_base=server.url, name="tiny", gguf=gguf, _ansible_check_mode=True))
     assert not failed and result["changed"] is True and result["gguf_sha256"] == sha
     assert not [request for request in server.requests if request[0] == "POST"]
     assert listed(server) == []
@@ -316,7 +308,8 @@ def test_gguf_check_mode_uploads_nothing(capsys, server, tmp_path):
 def test_gguf_digest_mismatch_fails_before_uploading(capsys, server, tmp_path):
     gguf = str(tmp_path / "tiny.gguf")
     sha = write_gguf(gguf)
-    failed, result = run_module(capsys, api_base=server.url, name="tiny", gguf=gguf, gguf_sha256="0" * 64)
+    failed, result, _output = run_module(capsys, ollama_model.main, dict(
+        api_base=server.url, name="tiny", gguf=gguf, gguf_sha256="0" * 64))
     assert failed
     assert result["error_kind"] == "digest_mismatch"
     assert sha in result["msg"] and "0" * 64 in result["msg"]
@@ -327,7 +320,7 @@ def test_gguf_changed_during_upload_is_a_digest_mismatch(capsys, server, tmp_pat
     gguf = str(tmp_path / "tiny.gguf")
     write_gguf(gguf)
     monkeypatch.setattr(ollama_model, "file_sha256", lambda path: "f" * 64)  # the file changes after hashing
-    failed, result = run_module(capsys, api_base=server.url, name="tiny", gguf=gguf)
+    failed, result, _output = run_module(capsys, ollama_model.main, dict(api_base=server.url, name="tiny", gguf=gguf))
     assert failed
     assert result["error_kind"] == "digest_mismatch"
     assert "digest mismatch" in result["msg"]
@@ -336,14 +329,17 @@ def test_gguf_changed_during_upload_is_a_digest_mismatch(capsys, server, tmp_pat
 def test_gguf_that_is_not_gguf_or_missing(capsys, server, tmp_path):
     other = tmp_path / "model.safetensors"
     other.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}")
-    failed, result = run_module(capsys, api_base=server.url, name="tiny", gguf=str(other))
+    failed, result, _output = run_module(
+        capsys, ollama_model.main, dict(api_base=server.url, name="tiny", gguf=str(other)))
     assert failed and result["error_kind"] == "invalid_gguf"
     assert "convert_hf_to_gguf.py" in result["msg"]
 
-    failed, result = run_module(capsys, api_base=server.url, name="tiny", gguf=str(tmp_path / "missing.gguf"))
+    failed, result, _output = run_module(capsys, ollama_model.main, dict(
+        api_base=server.url, name="tiny", gguf=str(tmp_path / "missing.gguf")))
     assert failed and result["error_kind"] == "config"
 
-    failed, result = run_module(capsys, api_base=server.url, name="tiny", gguf=str(other), state="latest")
+    failed, result, _output = run_module(capsys, ollama_model.main, dict(
+        api_base=server.url, name="tiny", gguf=str(other), state="latest"))
     assert failed and result["error_kind"] == "config" and "gguf needs state=present" in result["msg"]
 
 

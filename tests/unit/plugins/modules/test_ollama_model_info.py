@@ -1,18 +1,14 @@
 """ollama_model_info against the Ollama test double on 127.0.0.1, run through the module's main()."""
 
 import json
-import os
-import socket
-import sys
 import urllib.request
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.embedops.embeddings.plugins.modules import ollama_model_info
-
-TESTS = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-sys.path.insert(0, os.path.join(TESTS, "ollama_double"))
-import ollama_double  # noqa: E402
+from doubles.modules import run_module
+from doubles.ollama import serve_ollama
+from doubles.server_thread import closed_port
+from ollama_double import ollama_double
 
 ENTRIES = [
     {"name": "all-minilm", "tags": ["latest", "22m"], "size": 1_000_000, "family": "bert",
@@ -29,7 +25,7 @@ def server(tmp_path):
     registry = tmp_path / "registry"
     registry.mkdir()
     (registry / "models.json").write_text(json.dumps(ENTRIES))
-    with ollama_double.running(str(tmp_path / "models"), str(registry)) as double:
+    with serve_ollama(str(tmp_path / "models"), str(registry)) as double:
         yield double
 
 
@@ -44,17 +40,8 @@ def pull(server, *names):
         assert post(server, "/api/pull", {"model": name, "stream": False}) == {"status": "success"}
 
 
-def run_module(capsys, **args):
-    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
-        ollama_model_info.main()
-    out, _err = capsys.readouterr()
-    result = json.loads(out.strip().splitlines()[-1])
-    assert bool(exit_info.value.code) == bool(result.get("failed")), out
-    return bool(result.get("failed")), result
-
-
 def test_empty_server(capsys, server):
-    failed, result = run_module(capsys, api_base=server.url)
+    failed, result, _output = run_module(capsys, ollama_model_info.main, dict(api_base=server.url))
     assert not failed, result["msg"]
     assert result["changed"] is False
     assert result["models"] == [] and result["names"] == []
@@ -65,7 +52,8 @@ def test_lists_models_with_their_facts(capsys, server):
     pull(server, "all-minilm", "bge-m3", "embedops/tiny-embed:v1")
     post(server, "/api/embed", {"model": "bge-m3", "input": "load it"})
 
-    failed, result = run_module(capsys, api_base=server.url, _ansible_check_mode=True)
+    failed, result, _output = run_module(
+        capsys, ollama_model_info.main, dict(api_base=server.url, _ansible_check_mode=True))
 
     assert not failed, result["msg"]
     assert result["changed"] is False
@@ -83,20 +71,22 @@ def test_lists_models_with_their_facts(capsys, server):
 def test_name_filter_with_and_without_tag(capsys, server):
     pull(server, "all-minilm", "all-minilm:22m", "bge-m3")
 
-    failed, result = run_module(capsys, api_base=server.url, name="all-minilm")
+    failed, result, _output = run_module(capsys, ollama_model_info.main, dict(api_base=server.url, name="all-minilm"))
     assert not failed
     assert sorted(result["names"]) == ["all-minilm:22m", "all-minilm:latest"]
 
-    failed, result = run_module(capsys, api_base=server.url, name="All-MiniLM:22m")
+    failed, result, _output = run_module(
+        capsys, ollama_model_info.main, dict(api_base=server.url, name="All-MiniLM:22m"))
     assert not failed and result["names"] == ["all-minilm:22m"]
 
-    failed, result = run_module(capsys, api_base=server.url, name="embedops/tiny-embed:v1")
+    failed, result, _output = run_module(capsys, ollama_model_info.main, dict(
+        api_base=server.url, name="embedops/tiny-embed:v1"))
     assert not failed and result["models"] == []
 
 
 def test_details_false_asks_only_for_the_list(capsys, server):
     pull(server, "bge-m3")
-    failed, result = run_module(capsys, api_base=server.url, details=False)
+    failed, result, _output = run_module(capsys, ollama_model_info.main, dict(api_base=server.url, details=False))
     assert not failed
     (model,) = result["models"]
     assert model["name"] == "bge-m3:latest" and model["family"] == "bert"
@@ -105,19 +95,17 @@ def test_details_false_asks_only_for_the_list(capsys, server):
 
 
 def test_server_down(capsys):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    failed, result = run_module(capsys, api_base="http://127.0.0.1:%d" % port)
+    port = closed_port()
+    failed, result, _output = run_module(capsys, ollama_model_info.main, dict(api_base="http://127.0.0.1:%d" % port))
     assert failed
     assert result["error_kind"] == "connection_refused"
     assert "is the Ollama container running" in result["msg"]
 
 
 def test_not_an_ollama_root(capsys, server):
-    failed, result = run_module(capsys, api_base=server.url + "/something")
+    failed, result, _output = run_module(capsys, ollama_model_info.main, dict(api_base=server.url + "/something"))
     assert failed and result["error_kind"] == "endpoint_not_found"
     assert "without /v1" in result["msg"]
 
-    failed, result = run_module(capsys, api_base=server.url, name="bad name")
+    failed, result, _output = run_module(capsys, ollama_model_info.main, dict(api_base=server.url, name="bad name"))
     assert failed and result["error_kind"] == "config"

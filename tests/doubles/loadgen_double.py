@@ -6,10 +6,11 @@ it for `stall_s` seconds, so every request that arrives meanwhile waits too (a s
 """
 
 import json
-import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from doubles import server_thread
 
 MODEL = "all-minilm-l6-v2"
 
@@ -82,20 +83,6 @@ def start(double):
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-
-    def stop():
-        server.shutdown()
-        server.server_close()
-
+    server = server_thread.local_server(Handler)
+    stop = server_thread.start(server)
     return "http://127.0.0.1:%d/v1" % server.server_address[1], stop
-
-
-def closed_port():
-    """A local port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
