@@ -20,6 +20,7 @@ phase "lint: mypy (plugins/module_utils, as Python 3.9 code)"
 mypy
 python scripts/bad-input-table.py --check  # docs/security.md's table is the catalogue tests/integration runs
 python scripts/role-docs.py --check        # docs/roles/ is the roles' argument specs
+python scripts/make-dashboard.py --check   # the Grafana dashboard is what the script writes
 phase "lint: ansible-lint (production profile, offline)"
 ansible-lint --offline --profile production
 

@@ -15,8 +15,6 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROD = os.path.join(ROOT, "inventories", "prod")
-HOSTS = {"gpu1.example.internal", "gpu2.example.internal", "gateway1.example.internal",
-         "app1.example.internal", "app2.example.internal"}
 # Every host at a closed loopback port: refused at once, nothing sent beyond this machine.
 NOWHERE = ["-e", "ansible_host=127.0.0.1", "-e", "ansible_port=1", "-e", "ansible_connection=ssh",
            "-e", "ansible_ssh_common_args='-o ConnectTimeout=5 -o StrictHostKeyChecking=no'"]
@@ -64,3 +62,7 @@ def test_on_prod_the_only_failure_is_the_connection(playbook, report_task, expec
     found = text if isinstance(text, dict) else json.loads(text[text.index("{"):].replace("'", '"'))
     assert set(found) == expected, found
     assert all(refused(why) for why in found.values()), found
+    if playbook == "health.yml":  # and the monitoring host, asked for its live figures
+        figures = task_results(report, "Live figures from Prometheus")["localhost"]["msg"]
+        assert set(figures) == {"monitor1.example.internal"}, figures
+        assert refused(figures["monitor1.example.internal"]["prometheus"]), figures

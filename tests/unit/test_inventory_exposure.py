@@ -28,6 +28,9 @@ PLAY = """
           ollama: "{{ ollama_bind_address | default(%(ollama)s) }}"
           ollama_webui: "{{ ollama_webui_bind_address | default(ollama_bind_address | default(%(ollama)s)) }}"
           gateway: "{{ gateway_bind_address | default(%(gateway)s) }}"
+          gateway_metrics: "{{ gateway_metrics_bind_address | default(%(gateway_metrics)s) }}"
+          prometheus: "{{ monitoring_bind_address | default(%(monitoring)s) }}"
+          node_exporter: "{{ monitoring_node_exporter_bind_address | default(%(monitoring_node_exporter)s) }}"
 """
 
 
@@ -39,7 +42,10 @@ def role_default(role, variable):
 def bind_addresses(inventory, tmp_path):
     """{host: (addresses by service, groups)}, as Ansible resolves them for each host."""
     playbook = tmp_path / "exposure.yml"
-    defaults = {role: role_default(role, role + "_bind_address") for role in ("vllm", "ollama", "gateway")}
+    defaults = {role: role_default(role, role + "_bind_address")
+                for role in ("vllm", "ollama", "gateway", "monitoring")}
+    defaults["gateway_metrics"] = role_default("gateway", "gateway_metrics_bind_address")
+    defaults["monitoring_node_exporter"] = role_default("monitoring", "monitoring_node_exporter_bind_address")
     playbook.write_text(PLAY % defaults)
     run = subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
@@ -53,6 +59,13 @@ def bind_addresses(inventory, tmp_path):
 
 
 RUNS = {"vllm": "embedding_hosts", "ollama": "embedding_hosts", "gateway": "gateway_hosts"}
+# Metrics need no key: wherever they run they listen on loopback or a private address, never everywhere.
+METRICS = {"gateway_metrics": "gateway_hosts", "prometheus": "monitoring_hosts", "node_exporter": None}
+
+
+def metrics_addresses(host_info):
+    addresses, groups = host_info
+    return {name: addresses[name] for name, group in METRICS.items() if group is None or group in groups}
 
 
 def exposed(host_info, backend):
@@ -84,3 +97,14 @@ def test_prod_exposes_the_gateway_only(tmp_path):
     for host in replicas:
         address = ipaddress.ip_address(hosts[host][0]["vllm"])
         assert address.is_private and not address.is_unspecified and not address.is_loopback, (host, address)
+
+
+@pytest.mark.parametrize("inventory", ["local", "dev", "openai", "prod"])
+def test_metrics_stay_off_public_interfaces(inventory, tmp_path):
+    hosts = bind_addresses(inventory, tmp_path)
+    if inventory == "prod":
+        assert any("monitoring_hosts" in groups for _, groups in hosts.values()), "prod has no monitoring host"
+    for host, info in hosts.items():
+        for name, address in metrics_addresses(info).items():
+            address = ipaddress.ip_address(address)
+            assert address.is_loopback or (address.is_private and not address.is_unspecified), (host, name, address)

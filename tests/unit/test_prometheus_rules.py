@@ -11,7 +11,9 @@ promtool comes from scripts/setup-promtool.sh (run by scripts/setup-controller.s
 """
 
 import glob
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -187,3 +189,19 @@ def test_a_moved_threshold_fails_its_test(rendered, tmp_path):
     run = run_promtool("test", "rules", "error_ratio.test.yml", cwd=tmp_path)
     assert run.returncode != 0, run.stdout + run.stderr
     assert "EmbeddingErrorRatioHigh" in run.stdout + run.stderr
+
+
+def test_the_dashboard_reads_only_what_the_rules_record(rendered):
+    """Every recorded name (level:metric:operation) a dashboard panel asks for is one the role records; the
+    dashboard file is what scripts/make-dashboard.py writes. (Molecule runs each query against live data.)"""
+    recorded = {rule["record"] for group in load(rendered / "rules" / "embeddings-recording.yml")["groups"]
+                for rule in group["rules"] if "record" in rule}
+    with open(os.path.join(ROOT, "roles", "monitoring", "files", "dashboards", "embeddings.json")) as handle:
+        dashboard = json.load(handle)
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    assert len(exprs) >= 10
+    used = {name for expr in exprs for name in re.findall(r"[a-z_]+:[a-z_]+:[a-z0-9_]+", expr)}
+    assert used and used - recorded == set(), "panels ask for names no rule records"
+    check = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "make-dashboard.py"), "--check"],
+                           capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stderr

@@ -1,0 +1,88 @@
+"""Prometheus as an operator reads it (the monitoring role on embedops-gw-host, host network, port 19090): every
+target up, every panel of the embedding dashboard with data under steady load, and a stopped replica paging
+(EmbeddingReplicaDown) until it is back. The alert's rhythm is this scenario's: scrape and evaluate every 5 s, the
+alert after 15 s down (host_vars/embedops-gw-host.yml)."""
+
+import json
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from test_gateway import REPLICA_1, SteadyLoad, docker, serving_again
+
+PROMETHEUS = "http://127.0.0.1:19090"
+DASHBOARD = Path(__file__).resolve().parents[3] / "roles" / "monitoring" / "files" / "dashboards" / "embeddings.json"
+SCRAPE, EVALUATION, DOWN_FOR = 5, 5, 15  # seconds, as host_vars set them
+
+
+def api(path, **params):
+    url = PROMETHEUS + path + ("?" + urllib.parse.urlencode(params) if params else "")
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return json.load(resp)["data"]
+
+
+def replica_down_alerts():
+    return [a for a in api("/api/v1/alerts")["alerts"]
+            if a["labels"].get("alertname") == "EmbeddingReplicaDown" and a["labels"].get("replica") == REPLICA_1[0]]
+
+
+def wait(what, check, limit):
+    """Seconds until check() is true, polled every second, or None after `limit` seconds."""
+    begin = time.monotonic()
+    while time.monotonic() - begin < limit:
+        if check():
+            return round(time.monotonic() - begin, 1)
+        time.sleep(1)
+    return None
+
+
+def test_every_target_is_up():
+    targets = api("/api/v1/targets", state="active")["activeTargets"]
+    by_job = {}
+    for target in targets:
+        by_job.setdefault(target["labels"]["job"], []).append(target)
+    # Both replicas from the vllm role's contract, the gateway's exporter, the node exporter, Prometheus itself.
+    assert sorted(t["labels"].get("replica") for t in by_job.get("embedops-vllm", [])) == [
+        "molecule-gw-vllm-0", "molecule-gw-vllm-1"]
+    assert {t["labels"]["model"] for t in by_job["embedops-vllm"]} == {"all-minilm-l6-v2"}
+    assert set(by_job) == {"embedops-vllm", "embedops-gateway", "node", "prometheus"}, by_job.keys()
+
+    def active():
+        return api("/api/v1/targets", state="active")["activeTargets"]
+
+    assert wait("every target up", lambda: all(t["health"] == "up" for t in active()), 3 * SCRAPE) is not None, \
+        [(t["scrapeUrl"], t["health"], t["lastError"]) for t in active()]
+
+
+def test_under_load_every_dashboard_panel_has_data_and_a_stopped_replica_pages(capsys):
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    queries = [(panel["title"], target["expr"]) for panel in panels for target in panel["targets"]]
+    with SteadyLoad() as load:
+        # Rates and 5-minute quantiles need two scrapes of traffic, then an evaluation.
+        def without_data():
+            return [(title, expr) for title, expr in queries if not api("/api/v1/query", query=expr)["result"]]
+
+        waited = wait("every panel with data", lambda: not without_data(), 90)
+        empty = without_data()
+        assert waited is not None and not empty, "dashboard queries without data under load: %s" % empty
+        sent = load.ok
+
+        docker("stop", REPLICA_1[0])
+        stopped = time.monotonic()
+        fired = wait("EmbeddingReplicaDown firing",
+                     lambda: any(a["state"] == "firing" for a in replica_down_alerts()),
+                     DOWN_FOR + 2 * SCRAPE + 2 * EVALUATION + 10)
+        docker("start", REPLICA_1[0])
+        back = serving_again(REPLICA_1, time.monotonic())
+        resolved = wait("EmbeddingReplicaDown resolved", lambda: not replica_down_alerts(),
+                        2 * SCRAPE + 2 * EVALUATION + 10)
+    with capsys.disabled():
+        print(f"\n[monitoring] {len(queries)} dashboard queries with data after {waited} s of load ({sent} requests); "
+              f"EmbeddingReplicaDown firing {fired} s after docker stop (for {DOWN_FOR} s, scrape {SCRAPE} s), "
+              f"replica serving {back and round(back, 1)} s after docker start, alert gone {resolved} s later; "
+              f"{load.ok} requests, failures: {load.kinds()}")
+    assert fired is not None, "EmbeddingReplicaDown did not fire within its for, two scrapes and two evaluations"
+    assert time.monotonic() - stopped > DOWN_FOR  # not before its `for`: it was pending first
+    assert back is not None, "the replica did not serve again"
+    assert resolved is not None, "EmbeddingReplicaDown stayed after the replica was back"
