@@ -9,6 +9,8 @@ operator playbooks read the same keys whichever backend serves:
     model             the name clients send as `model`
     aliases           other names the same model answers to
     dimension         the length of its vectors (None until verified or declared)
+    max_input_tokens  the model's context: longer inputs are refused or cut (None when not known)
+    long_input        what the server does with a longer input: refused, end cut, start cut, accepted (None: not probed)
     api_key_required  whether a client must send a key (the key itself is never part of the contract)
     endpoint          the URL other hosts use (/v1): the first replica's, or the gateway's
     endpoints         every replica's URL (/v1), as other hosts reach it
@@ -30,18 +32,19 @@ VERSION = 1
 BACKENDS = ("vllm", "ollama", "openai", "gateway")
 REPLICA_KEYS = ("name", "port", "url", "local_url", "container_address", "published_address")
 FACT_NAME = "embedops_service"
+LONG_INPUT_OUTCOMES = (None, "", "refused", "end cut", "start cut", "accepted")
 
 
-def _dimension(value: Any) -> Optional[int]:
+def _dimension(value: Any, name: str = "dimension") -> Optional[int]:
     if value in (None, "", 0, "0"):
         return None
     try:
-        dimension = int(value)
+        number = int(value)
     except (TypeError, ValueError):
-        raise ValueError("dimension %r is not a whole number" % (value,)) from None
-    if dimension < 1:
-        raise ValueError("dimension %d is not a positive number" % dimension)
-    return dimension
+        raise ValueError("%s %r is not a whole number" % (name, value)) from None
+    if number < 1:
+        raise ValueError("%s %d is not a positive number" % (name, number))
+    return number
 
 
 def _replica(replica: Mapping[str, Any], bind_address: Optional[str]) -> dict[str, Any]:
@@ -63,9 +66,12 @@ def _replica(replica: Mapping[str, Any], bind_address: Optional[str]) -> dict[st
 def service_contract(replicas: Optional[Iterable[Mapping[str, Any]]], backend: str, model: str,
                      dimension: Any = None, api_key_required: bool = False,
                      aliases: Optional[Iterable[str]] = None, bind_address: Optional[str] = None,
-                     endpoint: Optional[str] = None, local_endpoint: Optional[str] = None) -> dict[str, Any]:
+                     endpoint: Optional[str] = None, local_endpoint: Optional[str] = None,
+                     max_input_tokens: Any = None, long_input: Optional[str] = None) -> dict[str, Any]:
     """The contract of a backend serving `model` from `replicas` (the role's plan), or, with no replicas (the
     hosted API, a gateway), from `endpoint`."""
+    if long_input not in LONG_INPUT_OUTCOMES:
+        raise ValueError("long_input %r is not one of %s" % (long_input, ", ".join(map(str, LONG_INPUT_OUTCOMES[1:]))))
     if backend not in BACKENDS:
         raise ValueError("backend %r is not one of %s" % (backend, ", ".join(BACKENDS)))
     if not isinstance(model, str) or not model.strip():
@@ -81,6 +87,8 @@ def service_contract(replicas: Optional[Iterable[Mapping[str, Any]]], backend: s
         "model": model.strip(),
         "aliases": sorted(set(names)),
         "dimension": _dimension(dimension),
+        "max_input_tokens": _dimension(max_input_tokens, "max_input_tokens"),
+        "long_input": long_input or None,
         "api_key_required": bool(api_key_required),
         "endpoint": str(endpoint or first["url"]),
         "endpoints": [replica["url"] for replica in planned] or [str(endpoint)],

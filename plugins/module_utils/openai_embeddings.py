@@ -165,12 +165,27 @@ def parse_embeddings(doc: Any, n_inputs: int, url: str, elapsed: float | None = 
     )
 
 
-def parse_models(doc: Any, url: str) -> list[str]:
-    """The model ids a GET /models answer lists."""
+def model_entries(doc: Any, url: str) -> list[dict[str, Any]]:
+    """The model objects a GET /models answer lists (each with its id)."""
     data = doc.get("data") if isinstance(doc, dict) else None
     if not isinstance(data, list) or not all(isinstance(item, dict) and "id" in item for item in data):
         raise EndpointError("invalid_response", "%s answered without a data list of models with ids" % url, url=url)
-    return [str(item["id"]) for item in data]
+    return data
+
+
+def parse_models(doc: Any, url: str) -> list[str]:
+    """The model ids a GET /models answer lists."""
+    return [str(item["id"]) for item in model_entries(doc, url)]
+
+
+def listed_max_input_tokens(entries: Sequence[Mapping[str, Any]], model: str) -> int | None:
+    """The context length a server lists for `model` (vLLM's /models has max_model_len), or None."""
+    for item in entries:
+        if model_is_served(model, [str(item.get("id"))]):
+            value = item.get("max_model_len")
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                return value
+    return None
 
 
 def model_is_served(model: str, served: Sequence[str]) -> bool:
@@ -366,8 +381,11 @@ class OpenAIEmbeddings:
             raise classify_http_error(err, model, bool(self.client.api_key)) from err
 
     def list_models(self) -> list[str]:
+        return [str(item["id"]) for item in self.list_model_entries()]
+
+    def list_model_entries(self) -> list[dict[str, Any]]:
         response, doc = self._request("GET", "models")
-        return parse_models(doc, response.url)
+        return model_entries(doc, response.url)
 
     def embed(self, inputs: Iterable[str], model: str, encoding_format: str = "float",
               dimensions: int | None = None) -> Embeddings:

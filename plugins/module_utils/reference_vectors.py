@@ -29,8 +29,15 @@ import json
 import math
 from typing import Any, Iterable, Sequence
 
-from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import EndpointError, public_url
-from ansible_collections.embedops.embeddings.plugins.module_utils.openai_embeddings import UNIT_NORM_TOLERANCE
+from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import (
+    EndpointError,
+    error_detail,
+    public_url,
+)
+from ansible_collections.embedops.embeddings.plugins.module_utils.openai_embeddings import (
+    UNIT_NORM_TOLERANCE,
+    OpenAIEmbeddings,
+)
 
 REFERENCE_FORMAT = 1
 # Against a float32 sentence-transformers reference, the same weights served correctly give cosines above 0.9999
@@ -311,3 +318,47 @@ def compare_endpoints(answers: Sequence[tuple[str, Sequence[Sequence[float]]]], 
         err.pairs = pairs
         raise err
     return pairs
+
+
+# Two texts about unrelated things: an over-long input made of the first then the second tells, by which of
+# them its vector resembles, which end a server that truncates kept. Every word is one token for the common
+# tokenizers (WordPiece, SentencePiece, BPE) or close to it.
+LONG_INPUT_HEAD = "cats sleep on warm windows in the sun "
+LONG_INPUT_TAIL = "stock markets fell sharply after the bank report "
+
+
+def long_input_texts(max_input_tokens: int) -> tuple[str, str, str]:
+    """(head, tail, head + tail): each part about 0.6 of the context, both together about 1.2 of it."""
+    def fill(sentence: str, words: int) -> str:
+        unit = sentence.split()
+        return " ".join(unit[i % len(unit)] for i in range(words))
+    words = max(8, int(max_input_tokens * 0.6))
+    head, tail = fill(LONG_INPUT_HEAD, words), fill(LONG_INPUT_TAIL, words)
+    return head, tail, head + " " + tail
+
+
+def long_input_behaviour(api: OpenAIEmbeddings, model: str, max_input_tokens: int) -> dict[str, Any]:
+    """What the server does with one input longer than its context: refuses it (`refused`), or embeds what is left
+    after cutting the end (`end cut`) or the start (`start cut`); `accepted` when it embeds it and neither part
+    dominates (a context longer than stated). Raises any other error."""
+    head, tail, both = long_input_texts(max_input_tokens)
+    result: dict[str, Any] = {"max_input_tokens": max_input_tokens, "words_sent": len(both.split())}
+    try:
+        whole = api.embed([both], model, "float")
+    except EndpointError as err:
+        if err.kind != "input_too_long":
+            raise
+        result.update(outcome="refused", detail=error_detail(err.body) or err.message)
+        return result
+    parts = api.embed([head, tail], model, "float")
+    to_head, to_tail = cosine(whole.vectors[0], parts.vectors[0]), cosine(whole.vectors[0], parts.vectors[1])
+    usage = whole.usage or {}
+    result.update(cosine_to_start=round(to_head, 4), cosine_to_end=round(to_tail, 4),
+                  prompt_tokens=usage.get("prompt_tokens"))
+    if abs(to_head - to_tail) < 0.05:
+        result.update(outcome="accepted", detail="embedded whole (its vector is as close to its start as to its end)")
+    elif to_head > to_tail:
+        result.update(outcome="end cut", detail="embedded after cutting its end: only the start counts")
+    else:
+        result.update(outcome="start cut", detail="embedded after cutting its start: only the end counts")
+    return result

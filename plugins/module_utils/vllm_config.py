@@ -17,7 +17,8 @@ Unknown keys are reported by config_errors, so a misspelt variable does not pass
   model_path_in_container     None                     path of a mounted model; wins over model for --model
   model_is_local              model_path_in_container  HF_HUB_OFFLINE=1 and TRANSFORMERS_OFFLINE=1
                               is set
-  known_model                 from model / path        KNOWN_MODELS key; found from the lower-case last part of
+  known_model                 from model / path        RECIPES key (a KNOWN_MODELS entry with a recipe, or an
+                                                       alias of one); found from the lower-case last part of
                                                        model, then of model_path_in_container; false: no recipe
   served_model_name           model                    the name clients send as "model"
   hf_overrides                recipe                   dict, rendered as compact JSON
@@ -71,12 +72,24 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable
 
-from ansible_collections.embedops.embeddings.plugins.module_utils.endpoints import (
-    advertise_host,
-    endpoint_url,
-    url_host,
+from ansible_collections.embedops.embeddings.plugins.module_utils.replica_plan import (
+    as_bool,
+    as_dict,
+    as_float,
+    as_int,
+    as_list,
+    as_str,
+    cpu_ids,
+    cpu_shares,
+    cpuset_text,
+    gpu_device_requests,
+    gpu_ids,
+    host_ports,
+    replica_endpoints,
+    split_evenly,
+    unset,
 )
 
 # Inside its container every replica listens on all interfaces of this port; only the published host port
@@ -112,18 +125,51 @@ OWNED_FLAGS = {
 # The settings once read (_normalise): every key of DEFAULTS.
 Settings = dict[str, Any]
 
-# Known models, keyed by the lower-case last part of the model id. Explicit settings win over a recipe.
+# Known embedding models, keyed by the lower-case last part of the model id: the one table of the collection
+# (vllm_tuning sizes models from it). params: parameter count; hidden: hidden size; context: the model's maximum
+# input in tokens; kv_bytes_per_token_fp16 for decoders: 2 x layers x kv_heads x head_dim x 2.
+# recipe: the settings the vllm role applies for the model (explicit settings win over it).
 KNOWN_MODELS: dict[str, dict[str, Any]] = {
+    # XLM-RoBERTa-large: 24 layers, 1024 wide; ~1.1 GB of weights in fp16.
     # BAAI/bge-m3: 8192-token context, 1024-dim dense vectors. config.json declares XLMRobertaModel;
     # BgeM3EmbeddingModel (vllm#14526) also loads its sparse and ColBERT heads. The override is the
     # documented recipe together with --pooler-config.task embed, so it is applied from that release on;
     # older releases serve the dense vectors as XLMRobertaModel, and some lack the architecture entirely.
     "bge-m3": {
-        "max_model_len": 8192,
-        "hf_overrides": {"architectures": ["BgeM3EmbeddingModel"]},
-        "hf_overrides_since": POOLER_TASK_SINCE,
+        "params": 567754752, "hidden": 1024, "context": 8192,
+        "recipe": {
+            "max_model_len": 8192,
+            "hf_overrides": {"architectures": ["BgeM3EmbeddingModel"]},
+            "hf_overrides_since": POOLER_TASK_SINCE,
+        },
     },
+    # MiniLM: 6 layers, 384 wide; BERT position table of 512.
+    "all-minilm-l6-v2": {"params": 22713216, "hidden": 384, "context": 512},
+    # nomic-bert: 12 layers, 768 wide, rotary positions trained to 8192.
+    "nomic-embed-text-v1.5": {"params": 136731648, "hidden": 768, "context": 8192},
+    # BERT-large: 24 layers, 1024 wide.
+    "bge-large-en-v1.5": {"params": 335141888, "hidden": 1024, "context": 512},
+    # Mistral-7B: 32 layers, 4096 wide, 8 KV heads of 128 (grouped-query attention).
+    "e5-mistral-7b-instruct": {"params": 7110660096, "hidden": 4096, "context": 32768,
+                               "kv_bytes_per_token_fp16": 2 * 32 * 8 * 128 * 2},
 }
+# Other names of the same models (Ollama's library names among them).
+ALIASES = {
+    "all-minilm": "all-minilm-l6-v2",
+    "nomic-embed-text": "nomic-embed-text-v1.5",
+    "nomic-embed-text-v1": "nomic-embed-text-v1.5",
+    "e5-mistral-7b": "e5-mistral-7b-instruct",
+}
+# The models the vllm role has a recipe for.
+RECIPES = {key: model["recipe"] for key, model in KNOWN_MODELS.items() if "recipe" in model}
+
+
+def known_model(name: Any) -> str | None:
+    """The KNOWN_MODELS key for a model id, path or alias, or None."""
+    key = str(name or "").rstrip("/").rsplit("/", 1)[-1].lower()
+    key = ALIASES.get(key, key)
+    return key if key in KNOWN_MODELS else None
+
 
 DEFAULTS: Settings = {
     "version": None, "profile": "gpu", "model": None, "model_path_in_container": None, "model_is_local": None,
@@ -177,17 +223,14 @@ def plan_replicas(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     s = _valid(cfg)
     count, tp, gpu = s["replicas"], s["tensor_parallel_size"], s["profile"] == "gpu"
     command = _render(s)
-    ports = s["ports"] or [s["port"] + i for i in range(count)]
-    bind = s["bind_address"]
-    host = s["advertise_host"] or advertise_host(bind, "127.0.0.1")
     ipc_mode = "host" if tp > 1 and s["ipc_host"] else None
     shm_size = s["shm_size"] or (None if ipc_mode else CPU_MIN_SHM_SIZE if not gpu else "8g" if tp > 1 else None)
-    cpu_shares: list[Any] = (s["cpu_sets"] if not gpu and s["cpu_sets"] else
-                             split_evenly(s["cpus"], count) if not gpu and s["cpus"] else [None] * count)
+    shares: list[Any] = [None] * count if gpu else cpu_shares(s["cpus"], s["cpu_sets"], count)
+    endpoints = replica_endpoints(s["container_prefix"], host_ports(s["port"], s["ports"], count),
+                                  s["bind_address"], s["advertise_host"], CONTAINER_PORT)
     replicas: list[dict[str, Any]] = []
-    for i, port in enumerate(ports):
+    for i, endpoint in enumerate(endpoints):
         env = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
-        device_requests: Optional[list[dict[str, Any]]]
         if s["model_is_local"]:
             env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
         if s["allow_long_max_model_len"]:
@@ -197,40 +240,25 @@ def plan_replicas(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
         if not gpu:
             kv_gib = s["cpu_kvcache_space_gib"]
             env["VLLM_CPU_KVCACHE_SPACE"] = str(CPU_DEFAULT_KVCACHE_GIB if kv_gib is None else kv_gib)
-        if cpu_shares[i] and s["cpu_threads_bind"] is not False:
+        if shares[i] and s["cpu_threads_bind"] is not False:
             # One CPU range per tensor-parallel rank, separated by "|".
             env["VLLM_CPU_OMP_THREADS_BIND"] = "|".join(
-                cpuset_text(part) for part in split_evenly(cpu_shares[i], tp))
+                cpuset_text(part) for part in split_evenly(shares[i], tp))
         if not gpu and s["cpu_reserved"] is not None:
             env["VLLM_CPU_NUM_OF_RESERVED_CPU"] = str(s["cpu_reserved"])
         if not gpu and s["cpu_omp_wait_policy"]:
             env["OMP_WAIT_POLICY"] = s["cpu_omp_wait_policy"]
         env.update((str(k), str(v)) for k, v in s["extra_env"].items())
-        if not gpu:
-            device_requests = None
-        elif s["gpu_ids"]:
-            device_requests = [{"driver": "nvidia", "device_ids": s["gpu_ids"][i * tp:(i + 1) * tp],
-                                "capabilities": [["gpu"]]}]
-        else:
-            device_requests = [{"driver": "nvidia", "count": -1, "capabilities": [["gpu"]]}]
-        name = "%s-%d" % (s["container_prefix"], i)
-        replicas.append({
-            "name": name,
-            "index": i,
-            "port": port,
-            "command": list(command),
-            "published_ports": ["%s:%d:%d" % (url_host(bind), port, CONTAINER_PORT)],
-            "env": env,
-            "device_requests": device_requests,
-            "ipc_mode": ipc_mode,
-            "shm_size": shm_size,
-            "cpuset_cpus": cpuset_text(cpu_shares[i]) if cpu_shares[i] else None,
-            "url": endpoint_url(host, port),
-            # How a gateway reaches it: by container name on a shared Docker network, or published.
-            "container_address": "%s:%d" % (name, CONTAINER_PORT),
-            "published_address": "%s:%d" % (url_host(host), port),
-            "api_key_enabled": s["api_key_enabled"],
-        })
+        replicas.append(dict(
+            endpoint,
+            command=list(command),
+            env=env,
+            device_requests=gpu_device_requests(s["gpu_ids"], tp, i) if gpu else None,
+            ipc_mode=ipc_mode,
+            shm_size=shm_size,
+            cpuset_cpus=cpuset_text(shares[i]) if shares[i] else None,
+            api_key_enabled=s["api_key_enabled"],
+        ))
     return replicas
 
 
@@ -402,7 +430,7 @@ def _normalise(cfg: Mapping[Any, Any]) -> tuple[Settings, list[str]]:
     if unknown:
         errors.append("unknown settings %s: check the variable names" % ", ".join("vllm_" + k for k in unknown))
     s = dict(DEFAULTS)
-    s.update((k, v) for k, v in cfg.items() if k in DEFAULTS and not _unset(v))
+    s.update((k, v) for k, v in cfg.items() if k in DEFAULTS and not unset(v))
 
     def read(key: str, convert: Callable[[Any], Any], expected: str) -> None:
         try:
@@ -413,31 +441,30 @@ def _normalise(cfg: Mapping[Any, Any]) -> tuple[Settings, list[str]]:
 
     for key in MINIMUMS:
         if s[key] is not None:
-            read(key, _as_int, "an integer")
+            read(key, as_int, "an integer")
         if s[key] is not None and s[key] < MINIMUMS[key]:
             errors.append("vllm_%s must be at least %d, not %d" % (key, MINIMUMS[key], s[key]))
             s[key] = None
     for key in BOOLEANS:
         if s[key] is not None:
-            read(key, _as_bool, "true or false")
+            read(key, as_bool, "true or false")
     if s["gpu_memory_utilization"] is not None:
-        read("gpu_memory_utilization", _as_float, "a number")
+        read("gpu_memory_utilization", as_float, "a number")
     if s["shm_size"] is not None:
         read("shm_size", _as_size, "a size such as \"512m\" or \"8g\"")
     if s["ports"] is not None:
-        read("ports", lambda v: [_as_int(p) for p in _as_list(v)], "a list of port numbers")
+        read("ports", lambda v: [as_int(p) for p in as_list(v)], "a list of port numbers")
     if s["gpu_ids"] is not None:
-        read("gpu_ids", lambda v: [str(g).strip() for g in (v.split(",") if isinstance(v, str) else _as_list(v))],
-             "a list of GPU ids")
+        read("gpu_ids", gpu_ids, "a list of GPU ids")
     if s["cpus"] is not None:
-        read("cpus", _cpu_ids, "a list of CPU ids such as [0, 1] or a cpuset such as \"0-7,16-23\"")
+        read("cpus", cpu_ids, "a list of CPU ids such as [0, 1] or a cpuset such as \"0-7,16-23\"")
     if s["cpu_sets"] is not None:
-        read("cpu_sets", lambda v: [_cpu_ids(part) for part in _as_list(v)],
+        read("cpu_sets", lambda v: [cpu_ids(part) for part in as_list(v)],
              "a list with one cpuset per replica, such as [\"0-3\", \"4-7\"]")
-    read("extra_args", lambda v: [_as_str(a) for a in _as_list(v)], "a list of strings")
-    read("extra_env", _as_dict, "a dict of variable names to values")
+    read("extra_args", lambda v: [as_str(a) for a in as_list(v)], "a list of strings")
+    read("extra_env", as_dict, "a dict of variable names to values")
     if s["hf_overrides"] is not None:
-        read("hf_overrides", _as_dict, "a dict (a YAML mapping, not JSON text)")
+        read("hf_overrides", as_dict, "a dict (a YAML mapping, not JSON text)")
     if s["cpu_omp_wait_policy"] is not None:
         s["cpu_omp_wait_policy"] = str(s["cpu_omp_wait_policy"]).upper()
         if s["cpu_omp_wait_policy"] not in OMP_WAIT_POLICIES:
@@ -463,10 +490,10 @@ def _normalise(cfg: Mapping[Any, Any]) -> tuple[Settings, list[str]]:
             s["version"] = None
 
     known = None if s["known_model"] is False else s["known_model"] or _model_key(s)
-    recipe = KNOWN_MODELS.get(str(known).lower()) if known else None
+    recipe = RECIPES.get(known_model(known) or "") if known else None
     if known and recipe is None:
         errors.append("vllm_known_model %r has no recipe; known: %s (unset: looked up from the model, false: none)"
-                      % (s["known_model"], ", ".join(sorted(KNOWN_MODELS))))
+                      % (s["known_model"], ", ".join(sorted(RECIPES))))
     if recipe:
         if s["max_model_len"] is None:
             s["max_model_len"] = recipe["max_model_len"]
@@ -481,57 +508,13 @@ def _normalise(cfg: Mapping[Any, Any]) -> tuple[Settings, list[str]]:
     return s, errors
 
 
-def _unset(value: Any) -> bool:
-    return value is None or (isinstance(value, (str, list, tuple, Mapping)) and not value)
-
-
 def _model_key(s: Settings) -> str | None:
+    """The RECIPES key of the model or its path (aliases included), or None."""
     for name in (s["model"], s["model_path_in_container"]):
-        key = str(name or "").rstrip("/").rsplit("/", 1)[-1].lower()
-        if key in KNOWN_MODELS:
+        key = known_model(name)
+        if key in RECIPES:
             return key
     return None
-
-
-def _as_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise TypeError(value)
-    return int(value)
-
-
-def _as_float(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise TypeError(value)
-    return float(value)
-
-
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "on", "1"):
-        return True
-    if text in ("false", "no", "off", "0"):
-        return False
-    raise ValueError(value)
-
-
-def _as_str(value: Any) -> str:
-    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-        raise TypeError(value)
-    return str(value)
-
-
-def _as_list(value: Any) -> list[Any]:
-    if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
-        raise TypeError(value)
-    return list(value)
-
-
-def _as_dict(value: Any) -> dict[Any, Any]:
-    if not isinstance(value, Mapping):
-        raise TypeError(value)
-    return dict(value)
 
 
 def _as_size(value: Any) -> str:
@@ -544,41 +527,6 @@ def _size_bytes(text: Any) -> int:
     if not match:
         raise ValueError(text)
     return int(match.group(1)) * 1024 ** "bkmgtp".index(match.group(2).lower() or "b")
-
-
-def _cpu_ids(value: Any) -> list[int]:
-    """[0, 1, 2, ...] from CPU ids, "a-b" ranges, or a cpuset string."""
-    ids: list[int] = []
-    for item in value.split(",") if isinstance(value, str) else _as_list(value):
-        low_text, _dash, high_text = _as_str(item).strip().partition("-")
-        low, high = int(low_text), int(high_text or low_text)
-        if high < low:
-            raise ValueError(item)
-        ids.extend(range(low, high + 1))
-    return ids
-
-
-def cpuset_text(ids: Iterable[int]) -> str:
-    """Docker/OpenMP cpuset text for CPU ids: [0, 1, 2, 5] -> "0-2,5"."""
-    runs: list[list[int]] = []
-    for cpu in ids:
-        if runs and cpu == runs[-1][1] + 1:
-            runs[-1][1] = cpu
-        else:
-            runs.append([cpu, cpu])
-    return ",".join(str(low) if low == high else "%d-%d" % (low, high) for low, high in runs)
-
-
-def split_evenly(items: Sequence[Any], parts: int) -> list[Any]:
-    """items in `parts` consecutive slices whose lengths differ by at most one."""
-    size, extra = divmod(len(items), parts)
-    slices: list[Any] = []
-    start = 0
-    for i in range(parts):
-        end = start + size + (1 if i < extra else 0)
-        slices.append(items[start:end])
-        start = end
-    return slices
 
 
 def _dotted(version: Iterable[int]) -> str:

@@ -84,7 +84,9 @@ import re
 from collections.abc import Mapping
 from typing import Any, Iterable, Optional
 
-from ansible_collections.embedops.embeddings.plugins.module_utils.vllm_config import cpuset_text, split_evenly
+# The models it sizes without help: vllm_config.KNOWN_MODELS, the collection's one table (aliases included).
+from ansible_collections.embedops.embeddings.plugins.module_utils.replica_plan import cpuset_text, split_evenly
+from ansible_collections.embedops.embeddings.plugins.module_utils.vllm_config import KNOWN_MODELS, known_model
 
 GIB = 1024 ** 3
 MIB = 1024 ** 2
@@ -110,35 +112,7 @@ TUNED = ("dtype", "max_model_len", "gpu_memory_utilization", "max_num_seqs", "ma
          "tensor_parallel_size", "replicas", "gpu_ids", "cpu_sets", "cpu_threads_bind", "cpu_reserved",
          "cpu_omp_wait_policy", "cpu_kvcache_space_gib", "api_server_count")
 
-# Keyed by the lower-case last part of the model id. params: parameter count; hidden: hidden size; context: the
-# model's maximum input in tokens; kv_bytes_per_token_fp16 for decoders: 2 x layers x kv_heads x head_dim x 2.
-KNOWN_MODELS: dict[str, dict[str, int]] = {
-    # XLM-RoBERTa-large: 24 layers, 1024 wide; ~1.1 GB of weights in fp16.
-    "bge-m3": {"params": 567754752, "hidden": 1024, "context": 8192},
-    # MiniLM: 6 layers, 384 wide; BERT position table of 512.
-    "all-minilm-l6-v2": {"params": 22713216, "hidden": 384, "context": 512},
-    # nomic-bert: 12 layers, 768 wide, rotary positions trained to 8192.
-    "nomic-embed-text-v1.5": {"params": 136731648, "hidden": 768, "context": 8192},
-    # BERT-large: 24 layers, 1024 wide.
-    "bge-large-en-v1.5": {"params": 335141888, "hidden": 1024, "context": 512},
-    # Mistral-7B: 32 layers, 4096 wide, 8 KV heads of 128 (grouped-query attention).
-    "e5-mistral-7b-instruct": {"params": 7110660096, "hidden": 4096, "context": 32768,
-                               "kv_bytes_per_token_fp16": 2 * 32 * 8 * 128 * 2},
-}
-ALIASES = {
-    "all-minilm": "all-minilm-l6-v2",
-    "nomic-embed-text": "nomic-embed-text-v1.5",
-    "nomic-embed-text-v1": "nomic-embed-text-v1.5",
-    "e5-mistral-7b": "e5-mistral-7b-instruct",
-}
 _COUNT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgtb]?)\s*$", re.IGNORECASE)
-
-
-def known_model(name: Any) -> str | None:
-    """The KNOWN_MODELS key for a model id or path, or None."""
-    key = str(name or "").rstrip("/").rsplit("/", 1)[-1].lower()
-    key = ALIASES.get(key, key)
-    return key if key in KNOWN_MODELS else None
 
 
 def parse_count(value: Any) -> int:

@@ -122,6 +122,23 @@ options:
         all-MiniLM-L6-v2) and fails every wrong configuration measured (another pooling gives 0.38 to 0.58).
     type: float
     default: 0.99
+  probe_long_input:
+    description:
+      - After the other checks, send one input longer than the model's context, and report in RV(long_input) what the
+        server does with it: refuses it (V(refused)), or embeds what is left after cutting its end (V(end cut)) or its
+        start (V(start cut)); V(accepted) when it embeds it and neither end dominates (the context is longer than
+        stated).
+      - The input is two unrelated texts of about 0.6 of the context each; which of the two the long input's vector
+        resembles tells which end was kept. Applications that must not lose text chunk their inputs below
+        RV(long_input.max_input_tokens).
+      - The context comes from the server's model list (vLLM lists C(max_model_len)) or from O(max_input_tokens); with
+        neither, the probe is skipped with a warning.
+    type: bool
+    default: false
+  max_input_tokens:
+    description:
+      - The model's context in tokens, for O(probe_long_input) when the server does not list it (Ollama, OpenAI).
+    type: int
   timeout:
     description:
       - Seconds each request may take in all (connecting, and the whole answer); must be greater than 0.
@@ -280,6 +297,17 @@ rate_limit_waits:
   type: list
   elements: float
   sample: [1.0]
+long_input:
+  description:
+    - What the server did with an input longer than the context (O(probe_long_input=true)).
+    - C(outcome) is V(refused), V(end cut), V(start cut) or V(accepted); C(detail) says it in words (the server's
+      error for V(refused)); C(max_input_tokens) the context used, and where it came from in C(max_input_tokens_from)
+      (V(server) or V(option)); C(words_sent) the length of the input; C(cosine_to_start) and C(cosine_to_end) the
+      similarity of its vector to each half alone, and C(prompt_tokens) what the server counted, when it embedded it.
+  returned: with O(probe_long_input=true), when the context was known
+  type: dict
+  sample: {outcome: refused, max_input_tokens: 512, max_input_tokens_from: server, words_sent: 614,
+           detail: "This model's maximum context length is 512 tokens..."}
 reference_check:
   description: How the vectors of the reference's inputs compare with the reference.
   returned: when O(reference_file) or O(reference) is given and its inputs were embedded
@@ -361,6 +389,7 @@ from ansible_collections.embedops.embeddings.plugins.module_utils.openai_embeddi
     check_served,
     check_unit_norm,
     compare_vectors,
+    listed_max_input_tokens,
     vector_norms,
 )
 from ansible_collections.embedops.embeddings.plugins.module_utils.reference_vectors import (
@@ -368,6 +397,7 @@ from ansible_collections.embedops.embeddings.plugins.module_utils.reference_vect
     check_reference_model,
     check_reference_norms,
     compare_with_reference,
+    long_input_behaviour,
     parse_reference,
     read_reference_file,
 )
@@ -395,7 +425,7 @@ def option_errors(params):
         for i, text in enumerate(params["inputs"])
         if not text
     )
-    for name in ("expected_dimension", "dimensions"):
+    for name in ("expected_dimension", "dimensions", "max_input_tokens"):
         if params[name] is not None and params[name] < 1:
             errors.append("%s must be at least 1, got %s" % (name, params[name]))
     if params["timeout"] <= 0:
@@ -460,8 +490,10 @@ def check_reference(api, params, reference, floats, result):
 def verify(api, params, result, warnings, reference=None):
     """One try of all checks; fills `result` as it goes and raises EndpointError on the first failure."""
     model = params["model"]
+    entries = []
     try:
-        served = api.list_models()
+        entries = api.list_model_entries()
+        served = [str(item["id"]) for item in entries]
     except EndpointError as err:
         if err.kind != "endpoint_not_found":
             raise
@@ -513,6 +545,18 @@ def verify(api, params, result, warnings, reference=None):
     if reference is not None:
         check_reference(api, params, reference, floats, result)
 
+    if params["probe_long_input"]:
+        listed = listed_max_input_tokens(entries, model)
+        context = listed or params["max_input_tokens"]
+        if context is None:
+            warnings.append(
+                "%s does not list the context of model %s and max_input_tokens is not set: the long input was not "
+                "sent" % (api.client.base_url, model)
+            )
+        else:
+            result["long_input"] = dict(long_input_behaviour(api, model, context),
+                                        max_input_tokens_from="server" if listed else "option")
+
 
 def failure_message(err, wait_timeout, attempts):
     if err.kind == "rate_limited":
@@ -555,6 +599,8 @@ def main():
             reference_source=dict(type="str"),
             reference_model=dict(type="str"),
             min_cosine=dict(type="float", default=0.99),
+            probe_long_input=dict(type="bool", default=False),
+            max_input_tokens=dict(type="int"),
         ),
         mutually_exclusive=[("reference_file", "reference")],
         supports_check_mode=True,

@@ -1,5 +1,8 @@
 """The application host, as its operator checks it: app_env pointed it at the gateway."""
 
+import json
+import subprocess
+
 testinfra_hosts = ["embedops-gw-app"]
 
 ENV_FILE = "/etc/embedops-demo/app.env"
@@ -16,6 +19,20 @@ def test_env_file_points_at_the_gateway_with_the_gateway_key(host):
     assert settings["EMBEDDING_API_BASE"].strip("\"'") == GATEWAY
     assert settings["EMBEDDING_MODEL"].strip("\"'") == "all-minilm-l6-v2"
     assert settings["EMBEDDING_API_KEY"].strip("\"'") == CLIENT_KEY
+    # The replicas' context (vllm_max_model_len 512, as the server lists it), through the gateway's contract: the
+    # application chunks below it, since vLLM refuses longer inputs.
+    assert settings["EMBEDDING_MAX_INPUT_TOKENS"] == "512"
+
+
+def test_the_gateway_contract_says_what_a_longer_input_gets():
+    """What the gateway host recorded (the Molecule instance embedops-gw-host, a container on this engine)."""
+    fact = "/etc/ansible/facts.d/embedops_gateway.fact"
+    recorded = subprocess.run(["docker", "exec", "embedops-gw-host", "cat", fact],
+                              capture_output=True, text=True, check=True).stdout
+    contract = json.loads(recorded)
+    assert (contract["model"], contract["max_input_tokens"], contract["long_input"]) == (
+        "all-minilm-l6-v2", 512, "refused")
+    assert contract["endpoint"] == GATEWAY and contract["api_key_required"] is True
 
 
 def test_the_application_got_the_settings(host):

@@ -86,3 +86,14 @@ def test_a_stale_or_hand_made_contract_is_named():
         backends_model(["gpu1"], _hostvars(gpu1=stale))
     assert contract_errors("nope", "x") == ["x is not a mapping: run site.yml on that host first"]
     assert "x has no model" in contract_errors({"version": 1, "backend": "vllm"}, "x")
+
+
+def test_the_context_and_what_happens_beyond_it_travel_with_the_contract():
+    contract = service_contract(VLLM_REPLICAS, "vllm", "bge-m3", max_input_tokens="8192", long_input="refused")
+    assert (contract["max_input_tokens"], contract["long_input"]) == (8192, "refused")
+    unknown = service_contract(VLLM_REPLICAS, "vllm", "bge-m3")
+    assert (unknown["max_input_tokens"], unknown["long_input"]) == (None, None)
+    with pytest.raises(ValueError, match="long_input 'truncated' is not one of"):
+        service_contract(VLLM_REPLICAS, "vllm", "bge-m3", long_input="truncated")
+    with pytest.raises(ValueError, match="max_input_tokens 'long' is not a whole number"):
+        service_contract(VLLM_REPLICAS, "vllm", "bge-m3", max_input_tokens="long")

@@ -9,7 +9,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 
 import pytest
-from ansible_collections.embedops.embeddings.plugins.module_utils import openai_embeddings
+from ansible_collections.embedops.embeddings.plugins.module_utils import openai_embeddings, reference_vectors
 from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import EndpointError
 from ansible_collections.embedops.embeddings.plugins.modules import embeddings_verify
 from doubles.modules import run_module
@@ -49,6 +49,10 @@ class FakeEndpoint:
         self.tamper = None  # tamper(data, encoding_format) changes the data list of an embeddings answer
         self.requests = []  # (method, path, headers, parsed JSON body or None)
         self.answers = []  # (status, extra headers) of every answer sent
+        self.max_model_len = None  # the context, in words here
+        self.list_context = True  # list max_model_len with the models, as vLLM does (Ollama does not)
+        self.truncate = None  # "end" or "start": inputs longer than max_model_len words are cut, as Ollama does
+        self.vector_of = None  # vector_of(text) instead of text_vector, for tests that need meaningful vectors
 
     def answer(self, method, path, headers, body):
         self.requests.append((method, path, headers, body))
@@ -60,7 +64,10 @@ class FakeEndpoint:
         if self.queued:
             return self.queued.pop(0)
         if (method, path) == ("GET", "/v1/models"):
-            return 200, {"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]}
+            return 200, {"object": "list", "data": [
+                dict({"id": m, "object": "model"},
+                     **({"max_model_len": self.max_model_len} if self.max_model_len and self.list_context else {}))
+                for m in self.models]}
         if (method, path) == ("POST", "/v1/embeddings"):
             return self.embeddings(body)
         return 404, {"detail": "Not Found"}
@@ -73,7 +80,12 @@ class FakeEndpoint:
             return 400, {"object": "error", "message": VLLM_TOO_LONG, "type": "BadRequestError", "code": 400}
         data = []
         for i, text in enumerate(inputs):
-            vector = text_vector(text, self.dimension)
+            words = text.split()
+            keep = int(self.max_model_len or 0)
+            if self.truncate and keep and len(words) > keep:
+                words = words[:keep] if self.truncate == "end" else words[len(words) - keep:]
+                text = " ".join(words)
+            vector = self.vector_of(text) if self.vector_of else text_vector(text, self.dimension)
             if not self.normalize:
                 vector = [2 * value for value in vector]
             data.append({"object": "embedding", "index": i, "embedding": vector})
@@ -605,3 +617,66 @@ def test_429_quota_used_up_is_not_retried(capsys, endpoint):
 )
 def test_parse_retry_after(value, expected):
     assert openai_embeddings.parse_retry_after(value, now=40.0) == expected
+
+
+# ---- what the server does with an input longer than the model's context
+
+
+def topic_vector(text):
+    """Two dimensions: how much of the text is about cats, how much about stock markets (unit length)."""
+    head, tail = set(reference_vectors.LONG_INPUT_HEAD.split()), set(reference_vectors.LONG_INPUT_TAIL.split())
+    words = text.split()
+    raw = [sum(word in head - tail for word in words) + 1e-3, sum(word in tail - head for word in words) + 1e-3]
+    norm = math.sqrt(sum(value * value for value in raw))
+    return [value / norm for value in raw]
+
+
+def probe(capsys, endpoint, **options):
+    args = dict(api_base=endpoint.api_base, model=MODEL, check_base64=False, probe_long_input=True, **options)
+    return run_module(capsys, embeddings_verify.main, args)
+
+
+def test_a_server_that_refuses_a_long_input_says_so(capsys, endpoint):
+    endpoint.max_model_len = 40
+    endpoint.max_input_chars = 200  # the 48 words of the probe are over it; the usual inputs are not
+
+    failed, result, _ = probe(capsys, endpoint)
+
+    assert not failed, result
+    assert result["long_input"]["outcome"] == "refused"
+    assert result["long_input"]["max_input_tokens"] == 40
+    assert result["long_input"]["max_input_tokens_from"] == "server"
+    assert "maximum context length" in result["long_input"]["detail"]
+
+
+@pytest.mark.parametrize(("cut", "outcome"), [("end", "end cut"), ("start", "start cut")])
+def test_which_end_a_truncating_server_cuts(capsys, endpoint, cut, outcome):
+    endpoint.vector_of, endpoint.truncate, endpoint.max_model_len = topic_vector, cut, 50
+    endpoint.list_context = False  # as Ollama: the option gives the context
+
+    failed, result, _ = probe(capsys, endpoint, max_input_tokens=50)
+
+    assert not failed, result
+    assert result["long_input"]["max_input_tokens_from"] == "option"
+    assert result["long_input"]["outcome"] == outcome, result["long_input"]
+
+
+def test_a_server_that_embeds_the_whole_input_accepts_it(capsys, endpoint):
+    endpoint.vector_of = topic_vector
+    endpoint.max_model_len = 100  # listed as 100, but nothing is cut
+
+    failed, result, _ = probe(capsys, endpoint)
+
+    assert not failed, result
+    assert result["long_input"]["outcome"] == "accepted", result["long_input"]
+
+
+def test_without_a_known_context_the_probe_is_skipped_with_a_warning(capsys, endpoint, monkeypatch):
+    warnings = []
+    monkeypatch.setattr(embeddings_verify.AnsibleModule, "warn", lambda self, msg: warnings.append(msg))
+
+    failed, result, _ = probe(capsys, endpoint)
+
+    assert not failed, result
+    assert "long_input" not in result
+    assert any("max_input_tokens is not set: the long input was not sent" in warning for warning in warnings), warnings
