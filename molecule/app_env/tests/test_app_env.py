@@ -113,7 +113,7 @@ def test_key_never_in_the_logged_output():
     """ANSIBLE_LOG_PATH (molecule.yml) holds everything prepare, converge, idempotence and check printed."""
     output = playbook_output((EPHEMERAL / "ansible.log").read_text())
     assert "app_env : Configure | the env file" in output
-    assert "openai_backend : Publish | the endpoint for later plays" in output
+    assert "openai_backend : Publish | the service contract for later plays" in output
     assert API_KEY not in output
 
 
