@@ -21,6 +21,9 @@ Unknown keys are reported by config_errors, so a misspelt variable does not pass
                                                        alias of one); found from the lower-case last part of
                                                        model, then of model_path_in_container; false: no recipe
   served_model_name           model                    the name clients send as "model"
+  served_model_aliases        []                       more names for the same model (an OpenAI model name
+                                                       applications already send): --served-model-name lists
+                                                       them after served_model_name
   hf_overrides                recipe                   dict, rendered as compact JSON
   convert                     None                     --convert value ("embed") for a generative checkpoint
   dtype                       None                     one of DTYPES
@@ -173,7 +176,8 @@ def known_model(name: Any) -> str | None:
 
 DEFAULTS: Settings = {
     "version": None, "profile": "gpu", "model": None, "model_path_in_container": None, "model_is_local": None,
-    "known_model": None, "served_model_name": None, "hf_overrides": None, "convert": None, "dtype": None,
+    "known_model": None, "served_model_name": None, "served_model_aliases": None, "hf_overrides": None,
+    "convert": None, "dtype": None,
     "max_model_len": None, "max_num_seqs": None, "max_num_batched_tokens": None, "enable_chunked_prefill": None,
     "tensor_parallel_size": 1, "gpu_ids": None, "gpu_memory_utilization": None, "ipc_host": False,
     "shm_size": None, "cpus": None, "cpu_sets": None, "cpu_threads_bind": None, "cpu_reserved": None,
@@ -266,7 +270,7 @@ def _render(s: Settings) -> list[str]:
     version = s["version"]
     args = ["--model", str(s["model_path_in_container"] or s["model"])]
     if s["served_model_name"]:
-        args += ["--served-model-name", s["served_model_name"]]
+        args += ["--served-model-name", s["served_model_name"]] + list(s["served_model_aliases"] or [])
     args += ["--host", CONTAINER_HOST, "--port", str(CONTAINER_PORT)]
     if version < RUNNER_SINCE:
         args += ["--task", "embed"]
@@ -316,6 +320,14 @@ def _check(cfg: Any, gpu_count: int | None = None) -> tuple[Settings | None, lis
     if name is not None and (not isinstance(name, str) or re.search(r"\s", name)):
         errors.append("vllm_served_model_name %r must be one word without whitespace: clients send it as "
                       "\"model\"" % (name,))
+    aliases = s["served_model_aliases"] or []
+    bad = [alias for alias in aliases if not isinstance(alias, str) or not alias or re.search(r"\s", alias)]
+    if bad:
+        errors.append("vllm_served_model_aliases %r: each alias must be one word without whitespace, as clients send "
+                      "it as \"model\"" % (bad,))
+    elif len(set(aliases + [name])) != len(aliases) + 1:
+        errors.append("vllm_served_model_aliases %r names a model twice (or vllm_served_model_name %r again)"
+                      % (aliases, name))
     if s["dtype"] is not None and s["dtype"] not in DTYPES:
         errors.append("vllm_dtype %r is not one of %s" % (s["dtype"], ", ".join(DTYPES)))
     util = s["gpu_memory_utilization"]
@@ -462,6 +474,8 @@ def _normalise(cfg: Mapping[Any, Any]) -> tuple[Settings, list[str]]:
         read("cpu_sets", lambda v: [cpu_ids(part) for part in as_list(v)],
              "a list with one cpuset per replica, such as [\"0-3\", \"4-7\"]")
     read("extra_args", lambda v: [as_str(a) for a in as_list(v)], "a list of strings")
+    if s["served_model_aliases"] is not None:
+        read("served_model_aliases", lambda v: [as_str(a) for a in as_list(v)], "a list of names")
     read("extra_env", as_dict, "a dict of variable names to values")
     if s["hf_overrides"] is not None:
         read("hf_overrides", as_dict, "a dict (a YAML mapping, not JSON text)")

@@ -125,12 +125,12 @@ options:
   probe_long_input:
     description:
       - After the other checks, send one input longer than the model's context, and report in RV(long_input) what the
-        server does with it: refuses it (V(refused)), or embeds what is left after cutting its end (V(end cut)) or its
-        start (V(start cut)); V(accepted) when it embeds it and neither end dominates (the context is longer than
+        server does with it. It refuses it (V(refused)), or embeds what is left after cutting its end (V(end cut)) or
+        its start (V(start cut)); V(accepted) when it embeds it and neither end dominates (the context is longer than
         stated).
       - The input is two unrelated texts of about 0.6 of the context each; which of the two the long input's vector
         resembles tells which end was kept. Applications that must not lose text chunk their inputs below
-        RV(long_input.max_input_tokens).
+        the C(max_input_tokens) of RV(long_input).
       - The context comes from the server's model list (vLLM lists C(max_model_len)) or from O(max_input_tokens); with
         neither, the probe is skipped with a warning.
     type: bool
@@ -600,7 +600,7 @@ def main():
             reference_model=dict(type="str"),
             min_cosine=dict(type="float", default=0.99),
             probe_long_input=dict(type="bool", default=False),
-            max_input_tokens=dict(type="int"),
+            max_input_tokens=dict(type="int", no_log=False),  # a count of tokens, not a secret
         ),
         mutually_exclusive=[("reference_file", "reference")],
         supports_check_mode=True,

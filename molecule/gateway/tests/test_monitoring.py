@@ -1,5 +1,6 @@
 """Prometheus as an operator reads it (the monitoring role on embedops-gw-host, host network, port 19090): every
-target up, every panel of the embedding dashboard with data under steady load, and a stopped replica paging
+target up, every panel of the embedding dashboard with data under steady load, requests/s within 5 % of what the
+clients counted, and a stopped replica paging
 (EmbeddingReplicaDown) until it is back. The alert's rhythm is this scenario's: scrape and evaluate every 5 s, the
 alert after 15 s down (host_vars/embedops-gw-host.yml)."""
 
@@ -68,6 +69,15 @@ def test_under_load_every_dashboard_panel_has_data_and_a_stopped_replica_pages(c
         assert waited is not None and not empty, "dashboard queries without data under load: %s" % empty
         sent = load.ok
 
+        # Requests/s as Prometheus records them (at the replicas, and at the gateway) against the clients' own count
+        # over the same minute of steady load.
+        first, begin = load.ok, time.monotonic()
+        time.sleep(60)
+        counted = (load.ok - first) / (time.monotonic() - begin)
+        rates = ("sum(model:embedops_requests:rate1m)", "sum(instance:embedops_gateway_requests:rate1m)")
+        recorded = {expr: sum(float(series["value"][1]) for series in api("/api/v1/query", query=expr)["result"])
+                    for expr in rates}
+
         docker("stop", REPLICA_1[0])
         stopped = time.monotonic()
         fired = wait("EmbeddingReplicaDown firing",
@@ -81,7 +91,10 @@ def test_under_load_every_dashboard_panel_has_data_and_a_stopped_replica_pages(c
         print(f"\n[monitoring] {len(queries)} dashboard queries with data after {waited} s of load ({sent} requests); "
               f"EmbeddingReplicaDown firing {fired} s after docker stop (for {DOWN_FOR} s, scrape {SCRAPE} s), "
               f"replica serving {back and round(back, 1)} s after docker start, alert gone {resolved} s later; "
-              f"{load.ok} requests, failures: {load.kinds()}")
+              f"{load.ok} requests, failures: {load.kinds()}; requests/s counted by the clients {counted:.2f}, "
+              f"recorded by Prometheus {', '.join('%s %.2f' % (expr, value) for expr, value in recorded.items())}")
+    for expr, value in recorded.items():
+        assert abs(value / counted - 1) <= 0.05, "%s is %.2f requests/s, the clients sent %.2f" % (expr, value, counted)
     assert fired is not None, "EmbeddingReplicaDown did not fire within its for, two scrapes and two evaluations"
     assert time.monotonic() - stopped > DOWN_FOR  # not before its `for`: it was pending first
     assert back is not None, "the replica did not serve again"

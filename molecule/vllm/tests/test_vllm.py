@@ -122,6 +122,19 @@ def test_batch_of_three_in_order(client):
     assert dot(a, c) > dot(a, b)
 
 
+def test_an_alias_serves_the_same_model(client, host):
+    """vllm_served_model_aliases: the OpenAI name an application already sends gets the same vectors, and the
+    recorded service contract lists it."""
+    text = "an application written against OpenAI's model names"
+    by_name = client.embeddings.create(model=MODEL, input=text, encoding_format="float").data[0].embedding
+    by_alias = client.embeddings.create(model="text-embedding-3-small", input=text, encoding_format="float")
+    assert max(abs(x - y) for x, y in zip(by_name, by_alias.data[0].embedding)) < 1e-6
+    assert {m.id for m in client.models.list()} >= {MODEL, "text-embedding-3-small"}
+    contract = json.loads(host.file("/etc/ansible/facts.d/embedops_service.fact").content_string)
+    assert (contract["model"], contract["aliases"]) == (MODEL, ["text-embedding-3-small"])
+    assert (contract["max_input_tokens"], contract["long_input"]) == (512, "refused")
+
+
 def test_base64_default_of_official_client_decodes_to_same_vectors(client):
     text = "the official client asks for base64"
     as_float = client.embeddings.create(model=MODEL, input=text, encoding_format="float").data[0].embedding

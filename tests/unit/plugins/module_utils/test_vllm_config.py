@@ -101,6 +101,14 @@ def test_unset_settings_are_omitted_and_vllm_keeps_its_defaults():
                     "--port", "8000", "--runner", "pooling", "--pooler-config.task", "embed"]
 
 
+def test_aliases_follow_the_served_name():
+    args = render_args({"model": "BAAI/bge-m3", "served_model_name": "bge-m3", "version": "0.32.0",
+                        "served_model_aliases": ["text-embedding-3-small", "embed"]})
+    at = args.index("--served-model-name")
+    assert args[at:at + 4] == ["--served-model-name", "bge-m3", "text-embedding-3-small", "embed"]
+    assert args[at + 4].startswith("--")
+
+
 def test_every_flag_in_a_fixed_order_with_extra_args_last():
     cfg = dict(BGE, dtype="float16", max_num_seqs=64, max_num_batched_tokens="16384", enable_chunked_prefill=False,
                tensor_parallel_size=2, gpu_memory_utilization="0.45", enforce_eager=True, shutdown_timeout=30,
@@ -172,6 +180,10 @@ def test_possible_settings_have_no_errors():
     (dict(BGE, profile="cpu", cpus="3-1"), None, "vllm_cpus", "cpuset"),
     (dict(BGE, profile="tpu"), None, "vllm_profile", "cpu, gpu"),
     (dict(BGE, served_model_name="bge m3"), None, "vllm_served_model_name", "whitespace"),
+    (dict(BGE, served_model_aliases=["text embedding"]), None, "vllm_served_model_aliases", "whitespace"),
+    (dict(BGE, served_model_name="bge-m3", served_model_aliases=["bge-m3"]), None, "vllm_served_model_aliases",
+     "twice"),
+    (dict(BGE, served_model_aliases="text-embedding-3-small"), None, "vllm_served_model_aliases", "list of names"),
     (dict(BGE, hf_overrides='{"architectures": ["X"]}'), None, "vllm_hf_overrides", "dict"),
     (dict(BGE, extra_args=["--port", "9000"]), None, "vllm_extra_args", "vllm_port"),
     (dict(BGE, extra_args=["--host=127.0.0.1"]), None, "vllm_extra_args", "vllm_bind_address"),

@@ -20,6 +20,7 @@ import zipfile
 from urllib.parse import urlsplit
 
 import pytest
+from ansible_collections.embedops.embeddings.plugins.module_utils import model_provision as mpu
 from ansible_collections.embedops.embeddings.plugins.modules import model_provision as mp
 from doubles.modules import run_module
 from doubles.server_thread import QuietHandler, local_server, start
@@ -148,7 +149,7 @@ class PackageIndex:
                 accept = self.headers.get("Accept") or ""
                 if "application/vnd.pypi.simple.v1+json" in accept and not index.html_only:
                     doc = {"meta": {"api-version": "1.1"}, "name": name,
-                           "versions": sorted({mp.file_name_version(e["filename"])[1] for e in entries}),
+                           "versions": sorted({mpu.file_name_version(e["filename"])[1] for e in entries}),
                            "files": [{"filename": e["filename"], "url": "../../files/%s" % e["filename"],
                                       "hashes": {"sha256": e["sha256"]}, "size": e["size"], "yanked": False}
                                      for e in entries]}
@@ -220,7 +221,7 @@ def test_package_first_run_provisions_atomically(pkg, capsys):
     doc = manifest(pkg.dest)
     assert doc["identity"] == ident and doc["checksum"] == result["checksum"]
     assert {e["path"]: e["size"] for e in doc["files"]} == {k: len(v) for k, v in model_files().items()}
-    assert doc["checksum"] == mp.tree_checksum(doc["files"])
+    assert doc["checksum"] == mpu.tree_checksum(doc["files"])
     # the staging and download directories are gone; default modes
     assert siblings_of(pkg.dest) == ["tiny"]
     assert stat.S_IMODE(os.stat(str(pkg.dest)).st_mode) == 0o755
@@ -384,7 +385,7 @@ def test_html_simple_index_pep503(pkg, capsys):
 def test_html_parser_reads_hash_fragment_and_yanked():
     html = ('<a href="https://files.example/p/x-1.0-py3-none-any.whl#sha256=ABC" data-yanked="">'
             'x-1.0-py3-none-any.whl</a><a href="../../f/x-1.1.tar.gz">x-1.1.tar.gz</a>')
-    files, versions = mp.parse_simple_html(html, "https://idx.example/simple/x/")
+    files, versions = mpu.parse_simple_html(html, "https://idx.example/simple/x/")
     assert versions is None
     assert files[0] == {"filename": "x-1.0-py3-none-any.whl", "url": "https://files.example/p/x-1.0-py3-none-any.whl",
                         "sha256": "abc", "size": None, "yanked": True}
@@ -436,7 +437,7 @@ def test_kept_part_that_is_not_a_prefix_restarts_once(pkg, capsys):
 
 
 def test_no_disk_space_fails_before_download(pkg, capsys, monkeypatch):
-    monkeypatch.setattr(mp, "disk_free", lambda path: 1000)
+    monkeypatch.setattr(mpu, "disk_free", lambda path: 1000)
     rc, result, _ = run_module(capsys, mp.main, pkg.args)
     assert rc == 1
     size = pkg.index.projects["tiny-model"][0]["size"]
@@ -452,7 +453,7 @@ def test_disk_full_while_writing_is_reported(pkg, capsys, monkeypatch):
     def full(fsrc, dst_path):
         raise OSError(errno.ENOSPC, "No space left on device", dst_path)
 
-    monkeypatch.setattr(mp, "copy_stream", full)
+    monkeypatch.setattr(mpu, "copy_stream", full)
     rc, result, _ = run_module(capsys, mp.main, pkg.args)
     assert rc == 1 and result["msg"].startswith("no space left on ")
     assert "move dest to a larger filesystem" in result["msg"]

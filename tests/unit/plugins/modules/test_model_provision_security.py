@@ -12,6 +12,7 @@ import json
 import os
 
 import pytest
+from ansible_collections.embedops.embeddings.plugins.module_utils import model_provision as mpu
 from ansible_collections.embedops.embeddings.plugins.modules import model_provision as mp
 from doubles.hostile_index import HostileIndex
 from doubles.modules import run_module
@@ -38,7 +39,7 @@ def host_env(monkeypatch, tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setattr(mp, "PIP_GLOBAL_CONFIG_FILES", (str(tmp_path / "etc" / "pip.conf"),), raising=False)
+    monkeypatch.setattr(mpu, "PIP_GLOBAL_CONFIG_FILES", (str(tmp_path / "etc" / "pip.conf"),), raising=False)
     yield
     for name in ("https_proxy", "http_proxy", "HTTPS_PROXY", "HTTP_PROXY"):
         os.environ.pop(name, None)  # set by the module's proxy option
