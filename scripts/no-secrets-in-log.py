@@ -2,7 +2,8 @@
 
 Usage: python scripts/no-secrets-in-log.py LOG SCENARIO_DIR
 The secrets are the values of variables named like a secret (…api_key, …api_keys, …token,
-…password, …secret) in the scenario's YAML files (host_vars, group_vars, molecule.yml).
+…password, …secret, and the key of each application in gateway_api_keys) in the scenario's YAML files
+(host_vars, group_vars, molecule.yml).
 """
 
 import pathlib
@@ -11,7 +12,7 @@ import sys
 
 import yaml
 
-SECRET_NAME = re.compile(r"(api_keys?|token|password|secret)$")
+SECRET_NAME = re.compile(r"(^key|api_keys?|token|password|secret)$")
 
 
 def secrets(node):

@@ -2,23 +2,24 @@
 
 import json
 import subprocess
+import time
 
 testinfra_hosts = ["embedops-gw-app"]
 
 ENV_FILE = "/etc/embedops-demo/app.env"
 SERVICE = "embedops-demo-app"
 GATEWAY = "http://127.0.0.1:18380/v1"
-CLIENT_KEY = "molecule-client-key-51a0"
+APP_KEY = "molecule-app-host-key-2b7c"  # its application's, in the gateway host's gateway_api_keys
 
 
-def test_env_file_points_at_the_gateway_with_the_gateway_key(host):
+def test_env_file_points_at_the_gateway_with_the_application_s_own_key(host):
     env_file = host.file(ENV_FILE)
     assert env_file.mode == 0o600 and env_file.user == "root"
     settings = dict(line.split("=", 1) for line in env_file.content_string.splitlines()
                     if line and not line.startswith("#"))
     assert settings["EMBEDDING_API_BASE"].strip("\"'") == GATEWAY
     assert settings["EMBEDDING_MODEL"].strip("\"'") == "all-minilm-l6-v2"
-    assert settings["EMBEDDING_API_KEY"].strip("\"'") == CLIENT_KEY
+    assert settings["EMBEDDING_API_KEY"].strip("\"'") == APP_KEY
     # The replicas' context (vllm_max_model_len 512, as the server lists it), through the gateway's contract: the
     # application chunks below it, since vLLM refuses longer inputs.
     assert settings["EMBEDDING_MAX_INPUT_TOKENS"] == "512"
@@ -52,6 +53,13 @@ def test_the_application_host_embeds_through_the_gateway(host):
         "    headers={'Content-Type': 'application/json', 'Authorization': 'Bearer ' + env['EMBEDDING_API_KEY']})\n"
         "print(len(json.load(urllib.request.urlopen(req, timeout=60))['data'][0]['embedding']))\n"
     )
+    since = time.time()
     out = host.run("python3 -c %s", script)
     assert out.rc == 0, out.stderr
     assert out.stdout.strip() == "384"
+    # The gateway knows the request by the application's name, and never logs the key.
+    log = subprocess.run(["docker", "logs", "--since", str(int(since) - 1), "molecule-gateway"],
+                         capture_output=True, text=True, check=True)
+    lines = [line for line in (log.stdout + log.stderr).splitlines() if "/v1/embeddings" in line]
+    assert any(line.endswith("app=molecule-app-host") for line in lines), lines
+    assert APP_KEY not in log.stdout + log.stderr
