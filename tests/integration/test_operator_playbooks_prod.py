@@ -46,10 +46,11 @@ def refused(message):
 
 @pytest.mark.parametrize(("playbook", "report_task", "expected"), [
     ("verify.yml", "Every replica and gateway verified",
-     {"gpu1.example.internal", "gpu2.example.internal", "gateway gateway1.example.internal"}),
+     {"gpu1.example.internal", "gpu2.example.internal", "gateway gateway1.example.internal",
+      "gateway gateway2.example.internal"}),
     ("health.yml", "Health of the embedding service",
      {"gpu1.example.internal", "gpu2.example.internal", "gateway gateway1.example.internal",
-      "app app1.example.internal", "app app2.example.internal"}),
+      "gateway gateway2.example.internal", "app app1.example.internal", "app app2.example.internal"}),
 ])
 def test_on_prod_the_only_failure_is_the_connection(playbook, report_task, expected, tmp_path):
     rc, report, stderr = run(playbook, tmp_path)
