@@ -65,7 +65,7 @@ for s in "${scenarios[@]}"; do
   # results and errors, and the log's last 300 lines when the scenario fails.
   log_file="$EMBEDOPS_CACHE/logs/molecule-$s.log"
   { ANSIBLE_VERBOSITY=3 molecule test -s "$s" 2>&1; echo $? > "$log_file.rc"; } | tee "$log_file" \
-    | { grep --line-buffered -E 'TASK \[|PLAY RECAP|: ok=[0-9]|PASSED|FAILED|SKIPPED|fatal:|ERROR|CRITICAL|\[(gateway failover|replica killed|rolling update|docker restart)' || true; }
+    | { grep --line-buffered -E 'TASK \[|PLAY RECAP|: ok=[0-9]|PASSED|FAILED|SKIPPED|fatal:|ERROR|CRITICAL|\[(gateway failover|replica killed|rolling update|docker restart|applications|gateway pair|monitoring)' || true; }
   if [ "$(cat "$log_file.rc")" != 0 ]; then
     tail -n 300 "$log_file"
     die "molecule scenario $s failed (the whole verbose output: $log_file)"

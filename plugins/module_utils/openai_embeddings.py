@@ -251,7 +251,7 @@ def compare_vectors(floats: Iterable[Sequence[float]], decoded: Iterable[Sequenc
         dot = math.fsum(a * b for a, b in zip(expected, got))
         norms = math.sqrt(math.fsum(a * a for a in expected)) * math.sqrt(math.fsum(b * b for b in got))
         cosine = dot / norms if norms > 0 else 0.0
-        if not cosine >= min_cosine:
+        if math.isnan(cosine) or cosine < min_cosine:
             raise EndpointError(
                 "base64_mismatch",
                 "base64 vector %d does not decode to the float vector: cosine %.6f between them, at least %g "

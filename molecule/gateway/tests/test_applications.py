@@ -1,7 +1,7 @@
 """Applications, each with its own key and limits (gateway_api_keys in host_vars/embedops-gw-host.yml), through the
 official openai client: a greedy application at ten times its rate gets 429s with Retry-After, and another
 application's requests all succeed meanwhile. The figures (errors, p50 and p99 with and without the greedy one) are
-printed, never asserted (pytest -s shows them)."""
+printed, tagged [applications], never asserted."""
 
 import statistics
 import subprocess
@@ -65,7 +65,7 @@ class OpenLoop:
         return statistics.quantiles(self.latencies, n=100)[q - 1] * 1000 if len(self.latencies) > 1 else float("nan")
 
 
-def test_a_greedy_application_gets_429_and_another_keeps_its_service():
+def test_a_greedy_application_gets_429_and_another_keeps_its_service(capsys):
     alone = OpenLoop(FAIR[1], FAIR_RATE, SECONDS).start().join()
     since = time.time()
     fair = OpenLoop(FAIR[1], FAIR_RATE, SECONDS).start()
@@ -73,13 +73,13 @@ def test_a_greedy_application_gets_429_and_another_keeps_its_service():
     fair.join()
     greedy.join()
 
-    print(f"\nfair application alone: {len(alone.latencies)} answered, {len(alone.errors)} errors, "
-          f"p50 {alone.p(50):.1f} ms, p99 {alone.p(99):.1f} ms")
-    print(f"beside a greedy one at {GREEDY_RATE * 10}/s (10x its limit): {len(fair.latencies)} answered, "
-          f"{len(fair.errors)} errors, {len(fair.limited)} limited, p50 {fair.p(50):.1f} ms, p99 {fair.p(99):.1f} ms "
-          f"(p99 ratio {fair.p(99) / alone.p(99):.2f})")
-    print(f"greedy application: {len(greedy.latencies)} answered ({len(greedy.latencies) / SECONDS:.1f}/s, limit "
-          f"{GREEDY_RATE}/s), {len(greedy.limited)} got 429, {len(greedy.errors)} other errors")
+    with capsys.disabled():
+        print(f"\n[applications] fair application alone: {len(alone.latencies)} answered, {len(alone.errors)} errors, "
+              f"p50 {alone.p(50):.1f} ms, p99 {alone.p(99):.1f} ms; beside a greedy one at {GREEDY_RATE * 10}/s (10x "
+              f"its limit): {len(fair.latencies)} answered, {len(fair.errors)} errors, {len(fair.limited)} limited, "
+              f"p50 {fair.p(50):.1f} ms, p99 {fair.p(99):.1f} ms (p99 ratio {fair.p(99) / alone.p(99):.2f}); greedy: "
+              f"{len(greedy.latencies)} answered ({len(greedy.latencies) / SECONDS:.1f}/s, limit {GREEDY_RATE}/s), "
+              f"{len(greedy.limited)} got 429, {len(greedy.errors)} other errors")
 
     # The fair application never noticed: every request answered, none limited, with or without the greedy one.
     assert (alone.errors, alone.limited) == ([], []) and len(alone.latencies) == FAIR_RATE * SECONDS
@@ -89,8 +89,9 @@ def test_a_greedy_application_gets_429_and_another_keeps_its_service():
     assert greedy.errors == []
     assert 0 < len(greedy.latencies) <= GREEDY_RATE * (SECONDS + 1)
     assert len(greedy.limited) == GREEDY_RATE * 10 * SECONDS - len(greedy.latencies)
-    assert {retry_after for retry_after, _ in greedy.limited} == {"1"}
-    assert all(body["code"] == "rate_limit_exceeded" and GREEDY[0] in body["message"] for _, body in greedy.limited)
+    assert {retry_after for retry_after, _body in greedy.limited} == {"1"}
+    assert all(body["code"] == "rate_limit_exceeded" and GREEDY[0] in body["message"]
+               for _retry_after, body in greedy.limited)
 
     # The access log names each application, never its key.
     log = subprocess.run(["docker", "logs", "--since", str(int(since) - 1), "molecule-gateway"],
@@ -100,7 +101,7 @@ def test_a_greedy_application_gets_429_and_another_keeps_its_service():
     assert GREEDY[1] not in text and FAIR[1] not in text
 
 
-def test_requests_in_flight_over_an_application_s_limit_get_429():
+def test_requests_in_flight_over_an_application_s_limit_get_429(capsys):
     """Eight long requests at once from an application that may have four in flight: the rest are told to retry."""
     client = openai.OpenAI(base_url=GATEWAY, api_key=FAIR[1], timeout=60, max_retries=0)
     barrier, outcomes = threading.Barrier(8), []
@@ -113,12 +114,14 @@ def test_requests_in_flight_over_an_application_s_limit_get_429():
         except openai.RateLimitError as exc:
             outcomes.append((exc.response.headers.get("retry-after"), exc.body["message"]))
 
-    threads = [threading.Thread(target=one) for _ in range(8)]
+    threads = [threading.Thread(target=one) for _n in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
     limited = [outcome for outcome in outcomes if outcome != "answered"]
-    print(f"\n8 requests at once, 4 allowed in flight: {outcomes.count('answered')} answered, {len(limited)} got 429")
+    with capsys.disabled():
+        print(f"\n[applications] 8 requests at once, 4 allowed in flight: {outcomes.count('answered')} answered, "
+              f"{len(limited)} got 429")
     assert len(outcomes) == 8 and outcomes.count("answered") >= 4
     assert limited and all(retry_after == "1" and "requests in flight" in message for retry_after, message in limited)

@@ -3,7 +3,7 @@ in each pair host's network namespace, on the scenario's network molecule-gwpair
 official client, the active gateway's HAProxy is killed (and kept down), then the whole active gateway host; the
 address moves each time, and does not move back when the first gateway returns. Then a rolling update of the pair
 (a new image) under load. Failed requests are counted with the client's default retries (2) and with retries off;
-the figures are printed (pytest -s)."""
+the figures are printed, tagged [gateway pair]."""
 
 import subprocess
 import time
@@ -58,13 +58,13 @@ def loads():
             SteadyLoad(workers=2, base_url=BASE, api_key=KEY, max_retries=0, timeout=10))
 
 
-def report(what, retried, bare, **figures):
+def report(capsys, what, retried, bare, **figures):
     shown = ", ".join(f"{name} {value:.1f} s" if isinstance(value, float) else f"{name} {value}"
                       for name, value in figures.items())
-    print(f"\n{what}: default retries {retried.ok} ok / {len(retried.failures)} failed; retries off {bare.ok} ok / "
-          f"{len(bare.failures)} failed{'; ' + shown if shown else ''}")
-    for kind, count in {**retried.kinds(), **bare.kinds()}.items():
-        print(f"  {count} x {kind}")
+    with capsys.disabled():
+        print(f"\n[gateway pair] {what}: default retries {retried.ok} ok / {len(retried.failures)} failed; retries "
+              f"off {bare.ok} ok / {len(bare.failures)} failed{'; ' + shown if shown else ''}; failures: "
+              f"{retried.kinds()} / {bare.kinds()}")
 
 
 def test_the_pair_serves_on_the_virtual_address():
@@ -76,7 +76,7 @@ def test_the_pair_serves_on_the_virtual_address():
         assert docker("inspect", "--format", "{{.State.Health.Status}}", HOSTS[host] + "-haproxy").strip() == "healthy"
 
 
-def test_haproxy_killed_on_the_active_gateway_moves_the_address():
+def test_haproxy_killed_on_the_active_gateway_moves_the_address(capsys):
     """SIGKILL to the active gateway's HAProxy, kept down (as a crash-looping HAProxy would be): keepalived's health
     check gives the address to the other gateway."""
     first = holder()
@@ -91,13 +91,13 @@ def test_haproxy_killed_on_the_active_gateway_moves_the_address():
         time.sleep(3)
     docker("update", "--restart", "unless-stopped", haproxy)
     docker("start", haproxy)
-    report("HAProxy killed on the active gateway", retried, bare, address_moved_after=moved,
+    report(capsys, "HAProxy killed on the active gateway", retried, bare, address_moved_after=moved,
            answering_after=served)
     assert moved is not None and served is not None
     assert retried.ok > 0 and bare.ok > 0  # served before and after; the failures in between are the figures
 
 
-def test_the_whole_active_gateway_stops_and_returns_without_taking_the_address_back():
+def test_the_whole_active_gateway_stops_and_returns_without_taking_the_address_back(capsys):
     first = holder()
     other = next(host for host in HOSTS if host != first)
     retried, bare = loads()
@@ -107,12 +107,14 @@ def test_the_whole_active_gateway_stops_and_returns_without_taking_the_address_b
         moved = seconds_until(lambda: holder() == other, since)
         served = seconds_until(lambda: holder() == other and answers(), since)
         time.sleep(2)
-    report("whole active gateway host stopped", retried, bare, address_moved_after=moved, answering_after=served)
+    report(capsys, "whole active gateway host stopped", retried, bare, address_moved_after=moved,
+           answering_after=served)
     assert moved is not None and served is not None
 
     # The host comes back, and with it its gateway (its containers start again in the host's new namespace).
     retried, bare = loads()
     with retried, bare:
+        back_since = str(int(time.time()) - 1)
         docker("start", first)
         docker("restart", "--time", "1", HOSTS[first] + "-haproxy", HOSTS[first] + "-keepalived")
         assert seconds_until(lambda: docker("inspect", "--format", "{{.State.Health.Status}}",
@@ -120,12 +122,16 @@ def test_the_whole_active_gateway_stops_and_returns_without_taking_the_address_b
                              time.monotonic(), limit=60) is not None
         # keepalived is up again as BACKUP: the address stays where it is (nopreempt), without a flap.
         watched = []
-        for _ in range(16):
+        for _n in range(16):
             watched.append(holder())
             time.sleep(0.5)
-    report("the stopped gateway back", retried, bare)
+    report(capsys, "the stopped gateway back", retried, bare)
     assert set(watched) == {other}, watched
     assert retried.failures == [] and bare.failures == []
+    # ... and the returned gateway takes part again, as BACKUP, ready to take the address.
+    log = subprocess.run(["docker", "logs", "--since", back_since, HOSTS[first] + "-keepalived"], capture_output=True,
+                         text=True, check=True)
+    assert "Entering BACKUP STATE" in log.stdout + log.stderr, (log.stdout + log.stderr)[-2000:]
 
 
 @pytest.fixture()
@@ -140,15 +146,14 @@ def next_image():
     subprocess.run(["docker", "rmi", "--force", "molecule-gateway-next:rolling"], capture_output=True, check=False)
 
 
-def test_rolling_update_of_the_pair_under_load(next_image):
+def test_rolling_update_of_the_pair_under_load(next_image, capsys):
     """The role, one gateway at a time: the one holding the address hands it over before its HAProxy changes."""
-    update = playbook_command("pair-update.yml", {"gateway_image_source": "local",
-                                                   "gateway_image": "molecule-gateway-next",
-                                                   "gateway_image_tag": "rolling"})
+    update = playbook_command("pair-update.yml", {
+        "gateway_image_source": "local", "gateway_image": "molecule-gateway-next", "gateway_image_tag": "rolling"})
     retried, bare = loads()
     with retried, bare:
         run = subprocess.run(update, capture_output=True, text=True, timeout=600, check=False)
-    report("rolling update of the pair (a new image)", retried, bare)
+    report(capsys, "rolling update of the pair (a new image)", retried, bare)
     assert run.returncode == 0, run.stdout[-3000:]
     assert "Handover | stop keepalived on this gateway" in run.stdout  # the holder gave the address away
     for host in HOSTS:
