@@ -71,8 +71,8 @@ options:
   check_base64:
     description:
       - Ask for the same embeddings a second time with C(encoding_format=base64) and check that they decode to the
-        float vectors (the same length, and a cosine of at least 0.999 with each: a server computes the second
-        request anew, so its values may differ in the third digit, while a wrong encoding gives another vector).
+        float vectors, with the same length and a cosine of at least 0.999 each. A server computes the second
+        request anew, so its values may differ in the third digit, while a wrong encoding gives another vector.
       - A server that answers a base64 request with plain numbers passes with a warning and RV(base64_matches=null).
     type: bool
     default: true
