@@ -16,7 +16,7 @@ lint: setup
 	bash scripts/sanity.sh pep8 pylint  # the style rules ruff does not check
 
 unit: setup
-	. scripts/lib.sh && activate_venv && pytest tests/unit tests/integration
+	. scripts/lib.sh && activate_venv && pytest -n 2 tests/unit tests/integration
 
 clean:   ## remove what the tests and benchmarks left in .cache (the venv, images and the deployment stay)
 	rm -rf .cache/sanity .cache/bench-results .cache/benchmark .pytest_cache

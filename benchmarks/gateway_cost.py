@@ -1,8 +1,8 @@
 """What the gateway costs: the local deployment measured directly and through the gateway, interleaved.
 
 Needs the local deployment (make deploy: vLLM on 127.0.0.1:8000) and a gateway in front of it
-(ansible-playbook benchmarks/gateway.yml: HAProxy on 127.0.0.1:8080). For each input length and
-concurrency it runs direct, gateway, direct, gateway, ... (--rounds pairs), so drift in the machine's
+(ansible-playbook benchmarks/gateway.yml: HAProxy on 127.0.0.1:8080, with the key bench-fair). For each input
+length and concurrency it runs direct, gateway, direct, gateway, ... (--rounds pairs), so drift in the machine's
 load hits both sides alike, and prints per pair: QPS each way, the ratio gateway/direct, and the
 latency the gateway adds at p50 and p99. Short inputs show the proxy's own cost; 512-token inputs
 show what it costs next to real embedding work.
@@ -23,6 +23,7 @@ import _collection  # noqa: F401  # pylint: disable=unused-import
 from ansible_collections.embedops.embeddings.plugins.module_utils import loadgen
 from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import EndpointError, HttpClient
 from ansible_collections.embedops.embeddings.plugins.module_utils.openai_embeddings import OpenAIEmbeddings
+from gateway_fairness import read_key
 from local_deployment import longest_input
 
 
@@ -42,7 +43,9 @@ def main():
     if not loadgen.HAS_AIOHTTP:
         raise SystemExit("aiohttp is needed: .venv/bin/pip install -r requirements/benchmark.txt")
 
-    api_key = os.environ.get("EMBEDOPS_API_KEY") or None
+    # The benchmark gateway's bench-fair key (made by benchmarks/gateway.yml); the local replica needs none and
+    # ignores it.
+    api_key = os.environ.get("EMBEDOPS_API_KEY") or read_key("bench-fair")
     endpoints = {"direct": args.direct, "gateway": args.gateway}
     apis = {name: OpenAIEmbeddings(HttpClient(url, api_key=api_key, timeout=args.timeout))
             for name, url in endpoints.items()}

@@ -37,7 +37,7 @@ ANSIBLE_COLLECTIONS_PATH="$dist/installed" ansible-doc -t module embedops.embedd
 log "built $(basename "$dist"/embedops-embeddings-*.tar.gz) and installed it"
 
 phase "unit tests, and the role refusing bad input before the host changes"
-pytest tests/unit tests/integration
+pytest -n 2 tests/unit tests/integration  # two workers (pytest-xdist): the catalogue cases are ansible-playbook runs
 
 phase "Docker engine and local images"
 bash scripts/docker-engine.sh
@@ -49,7 +49,65 @@ scenarios=("$@")
 if [ ${#scenarios[@]} -eq 0 ]; then
   for d in molecule/*/molecule.yml; do scenarios+=("$(basename "$(dirname "$d")")"); done
 fi
-for s in "${scenarios[@]}"; do
+
+# These two run alone: they put real vLLM replicas under load and count failed requests through faults, which
+# nothing else should compete with for the two cores. The others (Debian packages in containers, test doubles) run
+# two at a time, each with its own containers, networks and ports.
+ALONE=" gateway vllm "
+SLOTS=2
+FILTER='TASK \[|PLAY RECAP|: ok=[0-9]|PASSED|FAILED|SKIPPED|fatal:|ERROR|CRITICAL|slowest|s call |\[(gateway failover|replica killed|rolling update|docker restart|applications|gateway pair|monitoring)'
+mkdir -p "$EMBEDOPS_CACHE/logs"
+
+# One scenario: the whole verbose output (-vvv, so the secret search sees everything Ansible can print: module
+# arguments, results, diffs) goes to its log; the console gets the task lines, recaps, test results and errors,
+# each line prefixed with the scenario's name. Its exit code goes to <log>.rc.
+run_scenario() {
+  local s=$1 log_file="$EMBEDOPS_CACHE/logs/molecule-$1.log"
+  { ANSIBLE_VERBOSITY=3 molecule test -s "$s" 2>&1; echo $? > "$log_file.rc"; } > "$log_file"
+}
+follow() {  # follow SCENARIO PID: the console's view of a running scenario, until that PID has ended
+  local s=$1 pid=$2 log_file="$EMBEDOPS_CACHE/logs/molecule-$1.log"
+  tail -n +1 -F --pid="$pid" "$log_file" 2>/dev/null | { grep --line-buffered -aE "$FILTER" || true; } \
+    | sed -u "s/^/[$s] /"
+}
+check_scenario() {  # after the run: its exit code, then the secret search
+  local s=$1 log_file="$EMBEDOPS_CACHE/logs/molecule-$1.log"
+  if [ "$(cat "$log_file.rc" 2>/dev/null)" != 0 ]; then
+    tail -n 300 "$log_file"
+    log "molecule scenario $s failed (the whole verbose output: $log_file)"
+    return 1
+  fi
+  log "scenario $s passed: $(wc -c < "$log_file") bytes of verbose output"
+  python scripts/no-secrets-in-log.py "$log_file" "molecule/$s"
+}
+failed=()
+declare -A running=() followers=()  # runner PID -> scenario, runner PID -> its console view's PID
+start_scenario() {  # in the background, with its console view
+  local s=$1 runner
+  rm -f "$EMBEDOPS_CACHE/logs/molecule-$s.log.rc"
+  : > "$EMBEDOPS_CACHE/logs/molecule-$s.log"
+  phase "molecule scenario: $s (started)"
+  run_scenario "$s" &
+  runner=$!
+  follow "$s" "$runner" &
+  running[$runner]=$s
+  followers[$runner]=$!
+}
+finish_one() {  # wait for whichever running scenario ends first, then check it
+  local pid s
+  wait -n -p pid "${!running[@]}" || true
+  s=${running[$pid]}
+  wait "${followers[$pid]}" || true  # its console view has printed its last lines
+  unset "running[$pid]" "followers[$pid]"
+  phase "molecule scenario: $s (ended)"
+  check_scenario "$s" || failed+=("$s")
+}
+# The ones that share the cores first (cheapest failures first), then the ones that run alone.
+ordered=()
+for s in "${scenarios[@]}"; do [[ "$ALONE" == *" $s "* ]] || ordered+=("$s"); done
+for s in "${scenarios[@]}"; do [[ "$ALONE" != *" $s "* ]] || ordered+=("$s"); done
+for s in "${ordered[@]}"; do
+  [ ${#failed[@]} -eq 0 ] || break  # a failure is reported once the scenarios still running have ended
   if [[ "$s" == *_gpu ]] && [ -z "${EMBEDOPS_GPU_HOST:-}" ]; then
     phase "molecule scenario: $s SKIPPED: it needs a real NVIDIA GPU host; set EMBEDOPS_GPU_HOST to one (see molecule/$s/molecule.yml)"
     continue
@@ -58,19 +116,15 @@ for s in "${scenarios[@]}"; do
     phase "molecule scenario: $s SKIPPED: it pulls real images and models from the internet, which this machine cannot reach; set EMBEDOPS_ONLINE=1 where it can (see molecule/$s/molecule.yml)"
     continue
   fi
-  phase "molecule scenario: $s"
-  mkdir -p "$EMBEDOPS_CACHE/logs"
-  # Verbose (-vvv) so the secret search below sees everything Ansible can print: module arguments,
-  # results, diffs. The whole output goes to the log; the console gets the task lines, recaps, test
-  # results and errors, and the log's last 300 lines when the scenario fails.
-  log_file="$EMBEDOPS_CACHE/logs/molecule-$s.log"
-  { ANSIBLE_VERBOSITY=3 molecule test -s "$s" 2>&1; echo $? > "$log_file.rc"; } | tee "$log_file" \
-    | { grep --line-buffered -E 'TASK \[|PLAY RECAP|: ok=[0-9]|PASSED|FAILED|SKIPPED|fatal:|ERROR|CRITICAL|\[(gateway failover|replica killed|rolling update|docker restart|applications|gateway pair|monitoring)' || true; }
-  if [ "$(cat "$log_file.rc")" != 0 ]; then
-    tail -n 300 "$log_file"
-    die "molecule scenario $s failed (the whole verbose output: $log_file)"
+  if [[ "$ALONE" == *" $s "* ]]; then
+    while [ ${#running[@]} -gt 0 ]; do finish_one; done
+    start_scenario "$s"
+    finish_one
+  else
+    while [ ${#running[@]} -ge $SLOTS ]; do finish_one; done
+    start_scenario "$s"
   fi
-  log "scenario $s: $(wc -c < "$log_file") bytes of verbose output"
-  python scripts/no-secrets-in-log.py "$log_file" "molecule/$s"
 done
+while [ ${#running[@]} -gt 0 ]; do finish_one; done
+[ ${#failed[@]} -eq 0 ] || die "molecule scenarios failed: ${failed[*]} (their verbose output: $EMBEDOPS_CACHE/logs/)"
 phase "all tests passed"
