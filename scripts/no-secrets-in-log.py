@@ -2,7 +2,7 @@
 
 Usage: python scripts/no-secrets-in-log.py LOG SCENARIO_DIR
 The secrets are the values of variables named like a secret (…api_key, …api_keys, …token,
-…password, …secret, and the key of each application in gateway_api_keys) in the scenario's YAML files
+…password, …secret, …webhook_url, and the key of each application in gateway_api_keys) in the scenario's YAML files
 (host_vars, group_vars, molecule.yml).
 """
 
@@ -12,7 +12,7 @@ import sys
 
 import yaml
 
-SECRET_NAME = re.compile(r"(^key|api_keys?|token|password|secret)$")
+SECRET_NAME = re.compile(r"(^key|api_keys?|token|password|secret|webhook_url)$")
 
 
 def secrets(node):

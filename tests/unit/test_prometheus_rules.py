@@ -96,20 +96,51 @@ def run_promtool(*args, cwd):
     return subprocess.run([promtool(), *args], capture_output=True, text=True, cwd=cwd, timeout=120, check=False)
 
 
+def render(work, *extra_vars):
+    """The role's config entry point into work/config, with these -e arguments: the finished run."""
+    (work / "hosts.yml").write_text(INVENTORY)
+    (work / "render.yml").write_text(PLAY % {"config_dir": work / "config"})
+    extra = [arg for value in extra_vars for arg in ("-e", value)]
+    return subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(work / "hosts.yml"),
+         str(work / "render.yml"), *extra],
+        capture_output=True, text=True, cwd=ROOT, timeout=300, check=False,
+        env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     """The folder the role rendered: prometheus.yml and rules/."""
     work = tmp_path_factory.mktemp("monitoring")
-    config_dir = work / "config"
-    (work / "hosts.yml").write_text(INVENTORY)
-    (work / "render.yml").write_text(PLAY % {"config_dir": config_dir})
-    run = subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(work / "hosts.yml"),
-         str(work / "render.yml")],
-        capture_output=True, text=True, cwd=ROOT, timeout=300, check=False,
-        env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
+    run = render(work)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-3000:]
-    return config_dir
+    assert not (work / "config" / "alertmanager.yml").exists()  # Alertmanager is off by default
+    return work / "config"
+
+
+WEBHOOK = "https://alerts.example.internal/hooks/unit-webhook-token-41c7"
+
+
+def test_alertmanager_on_gets_the_alerts_and_keeps_its_webhook_url_to_root(tmp_path):
+    run = render(tmp_path, "monitoring_alertmanager=true", "monitoring_alertmanager_webhook_url=" + WEBHOOK,
+                 "monitoring_alertmanager_port=9193")
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-3000:]
+    config = load(tmp_path / "config" / "prometheus.yml")
+    assert config["alerting"] == {"alertmanagers": [{"static_configs": [{"targets": ["127.0.0.1:9193"]}]}]}
+    manager = tmp_path / "config" / "alertmanager.yml"
+    assert oct(manager.stat().st_mode & 0o777) == "0o600" and manager.stat().st_uid == 0
+    receivers = load(manager)["receivers"]
+    assert receivers == [{"name": "webhook", "webhook_configs": [{"url": WEBHOOK, "send_resolved": True}]}]
+    assert WEBHOOK not in run.stdout + run.stderr  # no_log in the argument spec: masked wherever it would show
+    check = run_promtool("check", "config", str(tmp_path / "config" / "prometheus.yml"), cwd=tmp_path)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_alertmanager_on_without_a_webhook_url_is_refused_before_any_file(tmp_path):
+    run = render(tmp_path, "monitoring_alertmanager=true")
+    assert run.returncode != 0
+    assert "monitoring_alertmanager_webhook_url is empty" in run.stdout, run.stdout[-3000:]
+    assert not (tmp_path / "config").exists()
 
 
 def load(path):
