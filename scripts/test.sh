@@ -63,7 +63,9 @@ mkdir -p "$EMBEDOPS_CACHE/logs"
 # each line prefixed with the scenario's name. Its exit code goes to <log>.rc.
 run_scenario() {
   local s=$1 log_file="$EMBEDOPS_CACHE/logs/molecule-$1.log"
-  { ANSIBLE_VERBOSITY=3 molecule test -s "$s" 2>&1; echo $? > "$log_file.rc"; } > "$log_file"
+  local rc=0
+  ANSIBLE_VERBOSITY=3 molecule test -s "$s" > "$log_file" 2>&1 || rc=$?
+  echo "$rc" > "$log_file.rc"
 }
 follow() {  # follow SCENARIO PID: the console's view of a running scenario, until that PID has ended
   local s=$1 pid=$2 log_file="$EMBEDOPS_CACHE/logs/molecule-$1.log"
@@ -107,7 +109,6 @@ ordered=()
 for s in "${scenarios[@]}"; do [[ "$ALONE" == *" $s "* ]] || ordered+=("$s"); done
 for s in "${scenarios[@]}"; do [[ "$ALONE" != *" $s "* ]] || ordered+=("$s"); done
 for s in "${ordered[@]}"; do
-  [ ${#failed[@]} -eq 0 ] || break  # a failure is reported once the scenarios still running have ended
   if [[ "$s" == *_gpu ]] && [ -z "${EMBEDOPS_GPU_HOST:-}" ]; then
     phase "molecule scenario: $s SKIPPED: it needs a real NVIDIA GPU host; set EMBEDOPS_GPU_HOST to one (see molecule/$s/molecule.yml)"
     continue
@@ -116,14 +117,11 @@ for s in "${ordered[@]}"; do
     phase "molecule scenario: $s SKIPPED: it pulls real images and models from the internet, which this machine cannot reach; set EMBEDOPS_ONLINE=1 where it can (see molecule/$s/molecule.yml)"
     continue
   fi
-  if [[ "$ALONE" == *" $s "* ]]; then
-    while [ ${#running[@]} -gt 0 ]; do finish_one; done
-    start_scenario "$s"
-    finish_one
-  else
-    while [ ${#running[@]} -ge $SLOTS ]; do finish_one; done
-    start_scenario "$s"
-  fi
+  if [[ "$ALONE" == *" $s "* ]]; then slots=1; else slots=$SLOTS; fi
+  while [ ${#running[@]} -ge $slots ]; do finish_one; done
+  [ ${#failed[@]} -eq 0 ] || break  # after a failure nothing starts; the ones still running end first
+  start_scenario "$s"
+  [ $slots != 1 ] || finish_one
 done
 while [ ${#running[@]} -gt 0 ]; do finish_one; done
 [ ${#failed[@]} -eq 0 ] || die "molecule scenarios failed: ${failed[*]} (their verbose output: $EMBEDOPS_CACHE/logs/)"
