@@ -16,6 +16,8 @@ operator playbooks read the same keys whichever backend serves:
     endpoints         every replica's URL (/v1), as other hosts reach it
     local_endpoint    the URL the service's own host uses (loopback for a wildcard bind)
     replicas          [{name, port, url, local_url, container_address, published_address}]
+    pools             every model the endpoint serves: [{model, aliases, dimension, max_input_tokens, long_input}],
+                      the first being the one above (a backend serves one; a gateway one per pool)
 
 Roles publish it as the fact `embedops_service` and store it on the host as the local fact
 `ansible_local.embedops_service` (/etc/ansible/facts.d/embedops_service.fact), so that an operator playbook run
@@ -67,9 +69,11 @@ def service_contract(replicas: Optional[Iterable[Mapping[str, Any]]], backend: s
                      dimension: Any = None, api_key_required: bool = False,
                      aliases: Optional[Iterable[str]] = None, bind_address: Optional[str] = None,
                      endpoint: Optional[str] = None, local_endpoint: Optional[str] = None,
-                     max_input_tokens: Any = None, long_input: Optional[str] = None) -> dict[str, Any]:
+                     max_input_tokens: Any = None, long_input: Optional[str] = None,
+                     pools: Optional[Iterable[Mapping[str, Any]]] = None) -> dict[str, Any]:
     """The contract of a backend serving `model` from `replicas` (the role's plan), or, with no replicas (the
-    hosted API, a gateway), from `endpoint`."""
+    hosted API, a gateway), from `endpoint`. `pools`: a gateway's other models, each {model, aliases, dimension,
+    max_input_tokens, long_input} (the first pool is `model` itself and may be left out)."""
     if long_input not in LONG_INPUT_OUTCOMES:
         raise ValueError("long_input %r is not one of %s" % (long_input, ", ".join(map(str, LONG_INPUT_OUTCOMES[1:]))))
     if backend not in BACKENDS:
@@ -81,19 +85,34 @@ def service_contract(replicas: Optional[Iterable[Mapping[str, Any]]], backend: s
         raise ValueError("the %s contract needs replicas or an endpoint" % backend)
     names = [str(alias) for alias in (aliases or []) if str(alias).strip() and str(alias) != model]
     first = planned[0] if planned else {}
+    own: dict[str, Any] = {"model": model.strip(), "aliases": sorted(set(names)), "dimension": _dimension(dimension),
+                           "max_input_tokens": _dimension(max_input_tokens, "max_input_tokens"),
+                           "long_input": long_input or None}
+    served: list[dict[str, Any]] = [own]
+    for pool in pools or []:
+        if not isinstance(pool, Mapping) or not pool.get("model"):
+            raise ValueError("a pool of the %s contract needs a model, got %r" % (backend, pool))
+        if pool["model"] == own["model"]:
+            continue
+        served.append({"model": str(pool["model"]),
+                       "aliases": sorted({str(a) for a in pool.get("aliases") or [] if str(a) != pool["model"]}),
+                       "dimension": _dimension(pool.get("dimension")),
+                       "max_input_tokens": _dimension(pool.get("max_input_tokens"), "max_input_tokens"),
+                       "long_input": pool.get("long_input") or None})
+    taken = [name for pool in served for name in [pool["model"]] + pool["aliases"]]
+    if len(taken) != len(set(taken)):
+        raise ValueError("the %s contract names a model or alias twice across its pools: %s"
+                         % (backend, ", ".join(sorted({n for n in taken if taken.count(n) > 1}))))
     return {
         "version": VERSION,
         "backend": backend,
-        "model": model.strip(),
-        "aliases": sorted(set(names)),
-        "dimension": _dimension(dimension),
-        "max_input_tokens": _dimension(max_input_tokens, "max_input_tokens"),
-        "long_input": long_input or None,
+        **own,
         "api_key_required": bool(api_key_required),
         "endpoint": str(endpoint or first["url"]),
         "endpoints": [replica["url"] for replica in planned] or [str(endpoint)],
         "local_endpoint": str(local_endpoint or first.get("local_url") or endpoint),
         "replicas": planned,
+        "pools": served,
     }
 
 
@@ -109,25 +128,3 @@ def contract_errors(contract: Any, source: str = "the contract") -> list[str]:
         if not contract.get(key):
             errors.append("%s has no %s" % (source, key))
     return errors
-
-
-def backends_model(hosts: Iterable[str], hostvars: Mapping[str, Any], fact: str = FACT_NAME) -> str:
-    """The one model that the contracts of `hosts` serve (what a gateway in front of all of them serves). Hosts
-    without the fact (failed, or not in this run) are left out. Hosts that serve different models cannot share one
-    backend pool: refused, naming each host's model."""
-    served: dict[str, list[str]] = {}
-    for host in hosts:
-        host_vars = hostvars[host]
-        if fact not in host_vars:
-            continue
-        source = "%s on %s" % (fact, host)
-        contract = host_vars[fact]
-        errors = contract_errors(contract, source)
-        if errors:
-            raise ValueError("; ".join(errors))
-        served.setdefault(contract["model"], []).append(str(host))
-    if len(served) > 1:
-        raise ValueError("the backends serve different models (%s): one gateway pool serves one model; give "
-                         "every host of the group the same served model name"
-                         % "; ".join("%s on %s" % (model, ", ".join(names)) for model, names in sorted(served.items())))
-    return next(iter(served), "")

@@ -42,6 +42,22 @@ def advertise_host(bind_address: Any, fallback: Any) -> str:
     return str(bind_address)
 
 
+def _port(port: Any) -> int:
+    try:
+        number = int(port)
+    except (TypeError, ValueError):
+        raise ValueError("port %r is not a number" % (port,)) from None
+    if not 0 < number < 65536:
+        raise ValueError("port %d is outside 1-65535" % number)
+    return number
+
+
+def listen_address(host: Any, port: Any) -> str:
+    """`host`:`port` as a server's listen flag takes it (Prometheus, Alertmanager, the node exporter): an IPv6
+    literal in brackets, a wildcard kept as it is (the server listens on every address)."""
+    return "%s:%d" % (url_host("" if host is None else host), _port(port))
+
+
 def endpoint_url(host: Any, port: Any, tls: bool = False, path: Any = "/v1", local: bool = False) -> str:
     """The URL of an endpoint on `host`:`port`. With `local`, a wildcard host becomes loopback (the same host
     reaching its own service); otherwise a wildcard is refused, since no other host can reach it."""
@@ -51,11 +67,6 @@ def endpoint_url(host: Any, port: Any, tls: bool = False, path: Any = "/v1", loc
             raise ValueError("%r is a wildcard bind address, not an address a client can reach: pass the host's "
                              "advertised address, or local=true on the host itself" % host)
         host = WILDCARDS[host]
-    try:
-        number = int(port)
-    except (TypeError, ValueError):
-        raise ValueError("port %r is not a number" % (port,)) from None
-    if not 0 < number < 65536:
-        raise ValueError("port %d is outside 1-65535" % number)
+    number = _port(port)
     path = "" if not path else ("/" + str(path).lstrip("/"))
     return "%s://%s:%d%s" % ("https" if tls else "http", url_host(host), number, path)

@@ -1,10 +1,13 @@
 """What the gateway refuses, with the real HAProxy of the converged scenario: request bodies over the limit
 whatever their framing, and API keys matched whole, with the scheme in any case. Then a second gateway from
 the same role with TLS on (self-signed certificate, keys made of every character a bearer token may hold): plain
-HTTP is not published by default, or only redirects to HTTPS when asked to.
+HTTP is not published by default, or only redirects to HTTPS when asked to. Last, that gateway in front of two
+models, a pool each (the replicas' model on one replica, its alias on the other): the official client reaches each
+pool by its name, an unknown model gets OpenAI's 404, a request without a model 400.
 
 Runs on the controller, like test_gateway.py (the instances share the host network)."""
 
+import csv
 import http.client
 import json
 import os
@@ -18,6 +21,8 @@ import time
 import urllib.error
 import urllib.request
 
+import httpx
+import openai
 import pytest
 
 GATEWAY_PORT = 18380
@@ -184,7 +189,7 @@ def tls_gateway(tmp_path_factory):
     (tmp / "play.yml").write_text(PLAY % endpoint_file)
     ansible_playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 
-    def converge(plain_http=None):
+    def converge(plain_http=None, **overrides):
         extra = {"gateway_container_name": TLS_CONTAINER, "gateway_data_dir": TLS_DIRS[0],
                  "gateway_runtime_dir": TLS_DIRS[1], "gateway_port": TLS_HTTP_PORT, "gateway_tls_port": TLS_PORT,
                  "gateway_tls_certificate": str(tmp / "tls.pem"), "gateway_api_keys": TLS_KEYS,
@@ -198,6 +203,7 @@ def tls_gateway(tmp_path_factory):
                  "gateway_record_contract": False}
         if plain_http:
             extra["gateway_plain_http"] = plain_http
+        extra.update(overrides)
         run = subprocess.run([ansible_playbook, "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(tmp / "play.yml"),
                               "-e", json.dumps(extra)], capture_output=True, text=True, timeout=600, check=False)
         # The role's own last step sent an embedding request through the new gateway, over HTTPS.
@@ -254,3 +260,51 @@ def test_tls_on_plain_http_redirect(tls_gateway):
     with urllib.request.urlopen(f"http://127.0.0.1:{TLS_HTTP_PORT}/gateway/health", timeout=5) as resp:
         assert resp.status == 200
     assert post(endpoint + "/embeddings", "Bearer " + TLS_KEYS[1], context)[0] == 200
+
+
+# ---- two models behind one gateway, a pool each (issue 19)
+
+ALIAS, SHORT = "text-embedding-3-small", "minilm"  # the replicas' other names (vllm_served_model_aliases in host_vars)
+
+
+def backend_requests(socket_path):
+    """{(backend, server): requests it received} of a gateway, from HAProxy's runtime API ("show stat")."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(socket_path)
+        sock.sendall(b"show stat\n")
+        data = b"".join(iter(lambda: sock.recv(65536), b"")).decode()
+    return {(row["pxname"], row["svname"]): int(row["stot"] or 0)
+            for row in csv.DictReader(data.lstrip("# ").splitlines())
+            if row["pxname"].startswith("replicas") and row["svname"] not in ("FRONTEND", "BACKEND")}
+
+
+def test_two_models_each_reached_by_its_name_in_a_pool_of_its_own(tls_gateway):
+    # The role's own check sent a request for each model through the new gateway.
+    endpoint, context = tls_gateway(gateway_backends=[
+        {"name": REPLICAS[0], "address": "%s:8000" % REPLICAS[0], "model": MODEL, "aliases": [SHORT]},
+        {"name": REPLICAS[1], "address": "%s:8000" % REPLICAS[1], "model": ALIAS}])
+    pools = {("replicas_" + MODEL, REPLICAS[0]), ("replicas_" + ALIAS, REPLICAS[1])}
+    socket_path = os.path.join(TLS_DIRS[1], "admin.sock")
+    before = backend_requests(socket_path)
+    assert set(before) == pools, before
+    client = openai.OpenAI(base_url=endpoint, api_key=TLS_KEYS[0], max_retries=0, timeout=60,
+                           http_client=httpx.Client(verify=context))
+    # The gateway lists every pool's names (a replica would list only what it serves).
+    assert sorted(model.id for model in client.models.list()) == sorted([MODEL, SHORT, ALIAS])
+    for model in (MODEL, ALIAS, SHORT, ALIAS, ALIAS):  # the alias reaches its model's pool
+        assert len(client.embeddings.create(model=model, input=["routed by its model"]).data[0].embedding) == 384
+    after = backend_requests(socket_path)
+    assert {pool: after[pool] - before[pool] for pool in pools} == {
+        ("replicas_" + MODEL, REPLICAS[0]): 2, ("replicas_" + ALIAS, REPLICAS[1]): 3}
+    # An unknown model: OpenAI's 404 body, naming it, escaped (a quote in the name stays inside the string).
+    with pytest.raises(openai.NotFoundError) as unknown:
+        client.embeddings.create(model='text-embedding-4"}', input=["x"])
+    assert unknown.value.body["code"] == "model_not_found"
+    assert 'text-embedding-4"}' in unknown.value.body["message"]
+    # No model at all: 400, and never a replica.
+    status, answer = post(endpoint + "/embeddings", "Bearer " + TLS_KEYS[0], context, body=b'{"input": "x"}')
+    assert status == 400 and json.loads(answer)["error"]["param"] == "model", answer
+    # A body the gateway cannot hold whole cannot be routed: 413, saying what to do.
+    status, answer = post(endpoint + "/embeddings", "Bearer " + TLS_KEYS[0], context, body=body_of(100_000))
+    assert status == 413 and "fewer or shorter inputs" in json.loads(answer)["error"]["message"], answer[:300]
+    assert backend_requests(socket_path) == after

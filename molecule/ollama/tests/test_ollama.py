@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import openai
@@ -161,14 +162,28 @@ def test_base64_default_of_official_client_decodes_to_same_vectors():
     assert max(abs(x - y) for x, y in zip(as_float, default)) < 1e-6
 
 
-def gateway_sessions():
-    """{server: requests served} at the gateway, from HAProxy's runtime API (its socket is on the shared path)."""
+def test_the_contract_says_the_context_and_what_a_longer_input_gets(host):
+    """The role learns the context (the model's 512 tokens, below the server's 4096) and what Ollama does beyond it
+    (the double refuses, as Ollama does since 0.13.5 whatever `truncate` says), and records both for app_env."""
+    contract = json.loads(host.file("/etc/ansible/facts.d/embedops_service.fact").content_string)
+    assert (contract["backend"], contract["model"]) == ("ollama", MODEL)
+    assert (contract["max_input_tokens"], contract["long_input"]) == (512, "refused"), contract
+
+
+def gateway_servers(field="stot"):
+    """{server: field} at the gateway (stot: requests served; status: UP, MAINT...), from HAProxy's runtime API (its
+    socket is on the shared path)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.connect("/var/lib/embedops-molecule/ollama-gateway-run/admin.sock")
         sock.sendall(b"show stat\n")
         data = b"".join(iter(lambda: sock.recv(65536), b"")).decode()
-    return {row["svname"]: int(row["stot"]) for row in csv.DictReader(data.lstrip("# ").splitlines())
+    return {row["svname"]: int(row[field]) if field == "stot" else row[field]
+            for row in csv.DictReader(data.lstrip("# ").splitlines())
             if row["pxname"] == "replicas" and row["svname"] not in ("FRONTEND", "BACKEND")}
+
+
+def gateway_sessions():
+    return gateway_servers("stot")
 
 
 def test_the_gateway_spreads_requests_over_both_replicas():
@@ -219,6 +234,66 @@ def test_preflight_refuses_naming_the_variable(extra_vars, message):
     run = run_preflight(extra_vars)
     assert run.returncode != 0
     assert message in run.stdout + run.stderr, run.stdout + run.stderr
+
+
+def playbook(name, extra_vars=None):
+    """A playbook with this scenario's inventory, through the JSON callback: (return code, the callback's report)."""
+    command = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+               str(name)] + (["-e", json.dumps(extra_vars)] if extra_vars else [])
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_VERBOSITY="0")
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
+    return done.returncode, json.loads(done.stdout[done.stdout.index("{"):]) if "{" in done.stdout else done.stdout
+
+
+def task_results(report, part):
+    """{task name, without its role: changed} of the tasks whose name holds `part`."""
+    return {task["task"]["name"].split(" : ", 1)[-1]: any(result.get("changed") for result in task["hosts"].values())
+            for play in report["plays"] for task in play["tasks"] if part in task["task"]["name"]}
+
+
+def test_replicas_recreated_under_load_are_drained_at_the_gateway_first():
+    """A setting that recreates both replicas, under steady load through the gateway: each replica is taken out of
+    rotation before it goes, and back in once it answers; no request fails, without any client retry."""
+    gateway = openai.OpenAI(base_url="http://127.0.0.1:21480/v1", api_key="unused", timeout=30, max_retries=0)
+    stop, outcomes = threading.Event(), {"ok": 0, "failed": []}
+
+    def load():
+        while not stop.is_set():
+            try:
+                gateway.embeddings.create(model=MODEL, input="during a rolling change", encoding_format="float")
+                outcomes["ok"] += 1
+            except openai.OpenAIError as err:
+                outcomes["failed"].append(repr(err))
+
+    since = subprocess.run(["date", "-u", "+%Y-%m-%dT%H:%M:%SZ"], capture_output=True, text=True,
+                           check=True).stdout.strip()
+    workers = [threading.Thread(target=load) for _worker in range(2)]
+    for worker in workers:
+        worker.start()
+    try:
+        code, report = playbook(SCENARIO / "converge.yml", {"ollama_extra_env": {"EMBEDOPS_ROLL": "1"}})
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    assert code == 0, report if isinstance(report, str) else json.dumps(report)[-3000:]
+    drained = task_results(report, "Server | at each gateway, drained")
+    rejoined = task_results(report, "Server | at each gateway, enabled")
+    assert drained == {"Server | at each gateway, drained: %s" % name: True for name in REPLICAS}, drained
+    assert rejoined == {"Server | at each gateway, enabled: %s" % name: True for name in REPLICAS}, rejoined
+    assert outcomes["ok"] > 0 and outcomes["failed"] == [], outcomes
+    assert gateway_servers("status") == {name: "UP" for name in REPLICAS}
+    # HAProxy's own account: each replica drained, then out for maintenance, then back, one after the other.
+    log = subprocess.run(["docker", "logs", "--since", since, "molecule-ollama-gateway"], capture_output=True,
+                         text=True, check=True)
+    events = [line for line in (log.stdout + log.stderr).splitlines()
+              if line.startswith("Server replicas/") and ("drain" in line or "maintenance" in line)]
+    expected = []
+    for name in REPLICAS:
+        expected += ["%s enters drain state" % name, "%s is going DOWN for maintenance" % name,
+                     "%s is UP/READY (leaving forced maintenance)" % name]
+    assert [next((e for e in expected if e in line), line) for line in events] == expected, events
+    # The replicas keep the extra variable: the tests that follow do not read the environment.
 
 
 def test_health_playbook_reports_both_replicas_and_the_gateway():

@@ -1,7 +1,8 @@
-"""playbooks/switch_model.yml on the converged Ollama replicas (the Ollama test double): a switch that
-fails verification changes nothing, and one that passes serves the new model on every replica and
-removes the old one only then. Runs after test_ollama.py (it changes the served model) with the
-scenario's own inventory, as an operator would run the playbook.
+"""playbooks/switch_model.yml on the converged Ollama replicas (the Ollama test double): a switch to another model
+is refused until the operator confirms the stored vectors will be embedded again, a switch that fails verification
+changes nothing, and one that passes serves the new model on every replica and removes the old one only then. Runs
+after test_ollama.py (it changes the served model) with the scenario's own inventory, as an operator would run the
+playbook.
 """
 
 import json
@@ -36,8 +37,18 @@ def dimension(port, model):
     return len(api.embeddings.create(model=model, input="switch", encoding_format="float").data[0].embedding)
 
 
+def test_another_model_is_refused_until_re_embedding_is_confirmed():
+    run = switch(new_model=NEW, expected_dimension=64, remove_old_model=True)
+    said = " ".join((run.stdout + run.stderr).split())
+    assert run.returncode != 0, said[-2000:]
+    assert f"new_model {NEW} is another model than {OLD}: their vectors are not interchangeable" in said, said[-3000:]
+    assert "run again with -e reembed_confirmed=true. Nothing was changed." in said, said[-3000:]
+    for port in PORTS:
+        assert listed(port) == {f"{OLD}:latest"}, "nothing may be pulled before the confirmation"
+
+
 def test_a_switch_with_the_wrong_dimension_changes_nothing():
-    run = switch(new_model=NEW, expected_dimension=65, remove_old_model=True)
+    run = switch(new_model=NEW, expected_dimension=65, remove_old_model=True, reembed_confirmed=True)
     said = " ".join((run.stdout + run.stderr).split())  # the callback wraps long messages
     assert run.returncode != 0, said[-2000:]
     assert f"{NEW} makes 64-dimensional vectors, not 65 (expected_dimension)" in said, said[-3000:]
@@ -48,7 +59,7 @@ def test_a_switch_with_the_wrong_dimension_changes_nothing():
 
 
 def test_a_verified_switch_serves_the_new_model_then_removes_the_old():
-    run = switch(new_model=NEW, expected_dimension=64, remove_old_model=True)
+    run = switch(new_model=NEW, expected_dimension=64, remove_old_model=True, reembed_confirmed=True)
     assert run.returncode == 0, run.stdout[-3000:]
     for port in PORTS:
         assert listed(port) == {f"{NEW}:latest"}

@@ -6,8 +6,12 @@ inside the instance and here, where the official openai client runs.
 
 import json
 import re
+import shlex
 import subprocess
+import time
+import urllib.request
 from datetime import datetime
+from pathlib import Path
 
 import openai
 import pytest
@@ -188,3 +192,71 @@ def test_key_file_is_readable_by_the_server_user_only(host):
     key_file = host.file("/var/lib/embedops-molecule/vllm/secrets/api_key")
     assert key_file.mode == 0o400
     assert key_file.uid == 1000
+
+
+# ---- right vectors, not just vectors (issue 19): a server started with the wrong pooling is caught
+
+CLS_NAME, CLS_PORT = "molecule-vllm-cls", 18009
+REFERENCE = (Path(__file__).resolve().parents[3] / "roles" / "vllm" / "files" / "reference_vectors"
+             / "sentence-transformers--all-MiniLM-L6-v2.json")
+
+
+def mount_flag(mount):
+    """docker run's --mount for a mount as docker inspect shows it."""
+    source = mount["Source"] if mount["Type"] == "bind" else mount["Name"]
+    readonly = "" if mount["RW"] else ",readonly"
+    return "type=%s,source=%s,target=%s%s" % (mount["Type"], source, mount["Destination"], readonly)
+
+
+@pytest.fixture(scope="module")
+def cls_replica(host):
+    """A third server started by hand as replica 1 is (the same image, model, mounts, environment and flags), with one
+    flag more: CLS pooling, where all-MiniLM-L6-v2 is mean-pooled. It serves 384 finite unit vectors, the wrong ones."""
+    state = docker_inspect(host, "molecule-vllm-1")
+    config = state["Config"]
+    entrypoint = config["Entrypoint"] or []
+    command = (["docker", "run", "-d", "--name", CLS_NAME, "-p", "127.0.0.1:%d:8000" % CLS_PORT,
+                "--user", config["User"] or "0", "--cpuset-cpus", state["HostConfig"]["CpusetCpus"] or "0"]
+               + [arg for env in config["Env"] for arg in ("-e", env)]
+               + [arg for mount in state["Mounts"] for arg in ("--mount", mount_flag(mount))]
+               + (["--entrypoint", entrypoint[0]] if entrypoint else [])
+               + [config["Image"]] + entrypoint[1:] + (config["Cmd"] or [])
+               + ["--pooler-config.seq_pooling_type", "CLS"])
+    host.run("docker rm -f %s" % CLS_NAME)
+    started = host.run(" ".join(shlex.quote(arg) for arg in command))
+    assert started.rc == 0, started.stderr
+    url = "http://127.0.0.1:%d/health" % CLS_PORT
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, host.run("docker logs --tail 30 %s" % CLS_NAME).stdout
+        time.sleep(3)
+    yield "http://127.0.0.1:%d/v1" % CLS_PORT
+    host.run("docker rm -f %s" % CLS_NAME)
+
+
+def test_a_replica_with_another_pooling_is_caught_by_the_agreement_check(host, cls_replica):
+    result = host.ansible("embedops.embeddings.embeddings_agreement", json.dumps(
+        {"endpoints": [BASE, "http://127.0.0.1:18001/v1", cls_replica], "model": MODEL, "api_key": API_KEY}),
+        check=False)
+    assert "error_kind" in result, result
+    # The message names the server that disagrees, the input and the cosine.
+    assert cls_replica in result["msg"] and "cosine" in result["msg"], result["msg"]
+    # The two replicas the role started agree with each other.
+    same = host.ansible("embedops.embeddings.embeddings_agreement", json.dumps(
+        {"endpoints": [BASE, "http://127.0.0.1:18001/v1"], "model": MODEL, "api_key": API_KEY}), check=False)
+    assert "error_kind" not in same, same.get("msg")
+
+
+def test_a_replica_with_another_pooling_fails_the_reference_check_naming_the_cause(host, cls_replica):
+    reference = json.loads(REFERENCE.read_text())
+    wrong = verify(host, api_base=cls_replica, reference=reference, check_base64=False)
+    assert "error_kind" in wrong, wrong
+    assert "cosine" in wrong["msg"] and "pooling" in wrong["msg"], wrong["msg"]
+    right = verify(host, reference=reference, check_base64=False)
+    assert "error_kind" not in right, right.get("msg")

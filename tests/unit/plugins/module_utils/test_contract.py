@@ -5,11 +5,7 @@
 from __future__ import annotations
 
 import pytest
-from ansible_collections.embedops.embeddings.plugins.module_utils.contract import (
-    backends_model,
-    contract_errors,
-    service_contract,
-)
+from ansible_collections.embedops.embeddings.plugins.module_utils.contract import contract_errors, service_contract
 
 VLLM_REPLICAS = [
     {"name": "embedops-vllm-0", "port": 8000, "url": "http://10.0.0.11:8000/v1",
@@ -62,30 +58,24 @@ def test_what_cannot_be_a_contract_is_refused(args, kwargs, says):
         service_contract(*args, **kwargs)
 
 
-def _hostvars(**contracts):
-    return {host: ({"embedops_service": c} if c is not None else {}) for host, c in contracts.items()}
-
-
-def test_the_gateway_serves_the_one_model_of_its_backends_and_skips_hosts_without_a_contract():
-    gpu = service_contract(VLLM_REPLICAS, "vllm", "bge-m3")
-    hostvars = _hostvars(gpu1=gpu, gpu2=gpu, failed=None)
-    assert backends_model(["gpu1", "gpu2", "failed"], hostvars) == "bge-m3"
-    assert backends_model(["failed"], hostvars) == ""
-
-
-def test_backends_serving_different_models_are_refused_naming_each_host():
-    hostvars = _hostvars(gpu1=service_contract(VLLM_REPLICAS, "vllm", "bge-m3"),
-                         cpu1=service_contract(VLLM_REPLICAS, "vllm", "all-minilm-l6-v2"))
-    with pytest.raises(ValueError, match=r"all-minilm-l6-v2 on cpu1; bge-m3 on gpu1"):
-        backends_model(["gpu1", "cpu1"], hostvars)
-
-
-def test_a_stale_or_hand_made_contract_is_named():
-    stale = dict(service_contract(VLLM_REPLICAS, "vllm", "bge-m3"), version=0)
-    with pytest.raises(ValueError, match="embedops_service on gpu1 has version 0"):
-        backends_model(["gpu1"], _hostvars(gpu1=stale))
+def test_contract_errors_name_the_source():
     assert contract_errors("nope", "x") == ["x is not a mapping: run site.yml on that host first"]
     assert "x has no model" in contract_errors({"version": 1, "backend": "vllm"}, "x")
+    assert "x has version 0" in contract_errors(dict(service_contract(VLLM_REPLICAS, "vllm", "m"), version=0), "x")[0]
+
+
+def test_a_backend_serves_one_pool_and_a_gateway_lists_each_of_its_models():
+    backend = service_contract(VLLM_REPLICAS, "vllm", "bge-m3", dimension=1024, aliases=["text-embedding-3-small"])
+    assert backend["pools"] == [{"model": "bge-m3", "aliases": ["text-embedding-3-small"], "dimension": 1024,
+                                 "max_input_tokens": None, "long_input": None}]
+    gateway = service_contract([], "gateway", "bge-m3", endpoint="http://10.0.0.20:8080/v1", dimension=1024, pools=[
+        {"model": "bge-m3", "aliases": [], "dimension": 1024},
+        {"model": "all-minilm-l6-v2", "aliases": ["minilm"], "dimension": "384", "max_input_tokens": 512}])
+    assert [(p["model"], p["aliases"], p["dimension"], p["max_input_tokens"]) for p in gateway["pools"]] == [
+        ("bge-m3", [], 1024, None), ("all-minilm-l6-v2", ["minilm"], 384, 512)]
+    with pytest.raises(ValueError, match="names a model or alias twice across its pools: minilm"):
+        service_contract([], "gateway", "bge-m3", endpoint="http://g/v1", aliases=["minilm"],
+                         pools=[{"model": "all-minilm-l6-v2", "aliases": ["minilm"]}])
 
 
 def test_the_context_and_what_happens_beyond_it_travel_with_the_contract():

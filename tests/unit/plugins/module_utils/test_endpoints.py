@@ -6,6 +6,7 @@ import pytest
 from ansible_collections.embedops.embeddings.plugins.module_utils.endpoints import (
     advertise_host,
     endpoint_url,
+    listen_address,
     url_host,
 )
 
@@ -48,3 +49,19 @@ def test_advertise_host():
 def test_url_host_leaves_names_alone():
     assert url_host("gpu-01.internal") == "gpu-01.internal"
     assert url_host("::1") == "[::1]"
+
+
+@pytest.mark.parametrize(("host", "port", "flag"), [
+    ("127.0.0.1", 9090, "127.0.0.1:9090"),
+    ("0.0.0.0", "9100", "0.0.0.0:9100"),  # a wildcard stays one: the server listens everywhere
+    ("::", 9093, "[::]:9093"),
+    ("fd00::31", 9090, "[fd00::31]:9090"),
+    ("monitor1.internal", 9090, "monitor1.internal:9090"),
+])
+def test_listen_address_brackets_ipv6_and_keeps_wildcards(host, port, flag):
+    assert listen_address(host, port) == flag
+
+
+def test_listen_address_refuses_a_port_that_is_none():
+    with pytest.raises(ValueError, match="port 0 is outside 1-65535"):
+        listen_address("127.0.0.1", 0)
