@@ -39,6 +39,9 @@ log "built $(basename "$dist"/embedops-embeddings-*.tar.gz) and installed it"
 phase "unit tests, and the role refusing bad input before the host changes"
 pytest -n 2 tests/unit tests/integration  # two workers (pytest-xdist): the catalogue cases are ansible-playbook runs
 
+phase "the same tests on the older ansible-core releases meta/runtime.yml claims"
+bash scripts/version-matrix.sh
+
 phase "Docker engine and local images"
 bash scripts/docker-engine.sh
 bash scripts/build-images.sh

@@ -38,7 +38,7 @@ import threading
 import time
 from http.client import HTTPException
 from typing import IO, Any, Callable, Collection, Iterator, Optional, TypeVar
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import open_url
@@ -124,6 +124,20 @@ def public_url(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def url_secrets(*urls: Any) -> set[str]:
+    """The passwords in the user:password@ part of `urls` (as written and decoded), for AnsibleModule.no_log_values:
+    masked in everything a module returns, its `invocation` included (ansible-core 2.20 and older add it to every
+    result, with the arguments as given)."""
+    secrets = set()
+    for url in urls:
+        netloc = urlsplit(str(url or "")).netloc
+        userinfo = netloc.rsplit("@", 1)[0] if "@" in netloc else ""
+        password = userinfo.split(":", 1)[1] if ":" in userinfo else ""
+        if password:
+            secrets.update({password, unquote(password)})
+    return secrets
 
 
 def url_origin(url: str) -> tuple[str, str, int | None]:

@@ -185,6 +185,7 @@ from ansible_collections.embedops.embeddings.plugins.module_utils.http_client im
     EndpointError,
     HttpClient,
     public_url,
+    url_secrets,
 )
 from ansible_collections.embedops.embeddings.plugins.module_utils.openai_embeddings import (
     RETRYABLE_KINDS,
@@ -273,6 +274,8 @@ def main():
         ),
         supports_check_mode=True,
     )
+    # A password in a URL's user:password@ part is masked in every result, the module's invocation included.
+    module.no_log_values.update(url_secrets(*module.params["endpoints"]))
     params = module.params
     result = dict(
         changed=False, endpoints=[public_url(url) for url in params["endpoints"]], count=len(params["inputs"]),

@@ -288,7 +288,11 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.embedops.embeddings.plugins.module_utils import loadgen
-from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import EndpointError, HttpClient
+from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import (
+    EndpointError,
+    HttpClient,
+    url_secrets,
+)
 from ansible_collections.embedops.embeddings.plugins.module_utils.openai_embeddings import OpenAIEmbeddings
 
 SPEC_OPTIONS = (
@@ -352,6 +356,8 @@ def main():
         ),
         supports_check_mode=True,
     )
+    # A password in a URL's user:password@ part is masked in every result, the module's invocation included.
+    module.no_log_values.update(url_secrets(module.params["api_base"]))
     params = module.params
     if not loadgen.HAS_AIOHTTP:
         module.fail_json(msg=missing_required_lib("aiohttp"), exception=loadgen.AIOHTTP_IMPORT_ERROR,

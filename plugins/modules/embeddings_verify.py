@@ -380,6 +380,7 @@ from ansible_collections.embedops.embeddings.plugins.module_utils.http_client im
     HttpClient,
     error_detail,
     public_url,
+    url_secrets,
 )
 from ansible_collections.embedops.embeddings.plugins.module_utils.openai_embeddings import (
     RETRYABLE_KINDS,
@@ -606,6 +607,8 @@ def main():
         mutually_exclusive=[("reference_file", "reference")],
         supports_check_mode=True,
     )
+    # A password in a URL's user:password@ part is masked in every result, the module's invocation included.
+    module.no_log_values.update(url_secrets(module.params["api_base"]))
     params = module.params
     errors = option_errors(params)
     if errors:

@@ -254,7 +254,11 @@ error_kind:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import EndpointError, HttpClient
+from ansible_collections.embedops.embeddings.plugins.module_utils.http_client import (
+    EndpointError,
+    HttpClient,
+    url_secrets,
+)
 from ansible_collections.embedops.embeddings.plugins.module_utils.ollama_api import (
     DEFAULT_API_BASE,
     GGUF_MAGIC,
@@ -439,6 +443,8 @@ def main():
         ),
         supports_check_mode=True,
     )
+    # A password in a URL's user:password@ part is masked in every result, the module's invocation included.
+    module.no_log_values.update(url_secrets(module.params["api_base"]))
     params = module.params
     errors = option_errors(params)
     if errors:

@@ -22,6 +22,7 @@ import pytest
 import vllm_double  # tests/integration, where this file is: on sys.path as pytest imports it
 import yaml
 from doubles.ollama import serve_ollama
+from doubles.playbook import ansible_env as playbook_env
 from doubles.server_thread import closed_port
 from ollama_double import ollama_double
 
@@ -162,9 +163,8 @@ def prepare(setup, tokens):
 
 
 def ansible_env():
-    return dict(
-        os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-        ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
+    return playbook_env(
+        ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
         ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
         ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_RETRY_FILES_ENABLED="0",
     )

@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+from doubles.playbook import ansible_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROD = os.path.join(ROOT, "inventories", "prod")
@@ -22,8 +23,9 @@ UNDEFINED = ("undefined", "has no attribute", "is not defined")
 
 
 def run(playbook, tmp_path):
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-               ANSIBLE_LOCAL_TEMP=str(tmp_path), ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_RETRY_FILES_ENABLED="0")
+    env = ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+                      ANSIBLE_LOCAL_TEMP=str(tmp_path), ANSIBLE_HOST_KEY_CHECKING="False",
+                      ANSIBLE_RETRY_FILES_ENABLED="0")
     command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", PROD,
                os.path.join(ROOT, "playbooks", playbook)] + NOWHERE
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)

@@ -11,7 +11,13 @@ import json
 import time
 
 import pytest
-from ansible_collections.embedops.embeddings.plugins.modules import embeddings_verify, ollama_model, ollama_model_info
+from ansible_collections.embedops.embeddings.plugins.modules import (
+    embeddings_agreement,
+    embeddings_benchmark,
+    embeddings_verify,
+    ollama_model,
+    ollama_model_info,
+)
 from doubles import hostile_server as hs
 from doubles.modules import run_module
 
@@ -90,3 +96,27 @@ def test_ollama_model_info_ends_at_its_timeout_against_drip_fed_headers(capsys, 
     rc, result, _output = run_module(capsys, ollama_model_info.main, {"api_base": server.url(), "timeout": 1})
     assert rc == 1 and result["error_kind"] == "timeout" and server.url("/api/version") in result["msg"]
     assert time.monotonic() - start < 1 + MARGIN
+
+
+# ---- a password in the URL, and the invocation Ansible adds to the result
+
+
+URL_PASSWORD = "url-pass-7c1e"
+
+
+@pytest.mark.parametrize(("main", "args"), [
+    (embeddings_verify.main, {"api_base": "http://ops:%s@127.0.0.1:1/v1" % URL_PASSWORD, "model": "m"}),
+    (embeddings_agreement.main, {"endpoints": ["http://127.0.0.1:1/v1", "ftp://ops:%s@b/v1" % URL_PASSWORD],
+                                 "model": "m"}),
+    (embeddings_benchmark.main, {"api_base": "http://ops:%s@127.0.0.1:1/v1" % URL_PASSWORD, "model": "m",
+                                 "duration": 1}),
+    (ollama_model.main, {"api_base": "http://ops:%s@127.0.0.1:1" % URL_PASSWORD, "name": "all-minilm"}),
+    (ollama_model_info.main, {"api_base": "http://ops:%s@127.0.0.1:1" % URL_PASSWORD}),
+], ids=["embeddings_verify", "embeddings_agreement", "embeddings_benchmark", "ollama_model", "ollama_model_info"])
+def test_a_password_in_the_url_is_in_no_result_nor_invocation(capsys, main, args):
+    """Refused or unreachable, the result says nothing of the password, even with the `invocation` (the arguments
+    as given) that Ansible adds at -vvv, and that ansible-core 2.20 and older added to every result."""
+    rc, result, output = run_module(capsys, main, dict(args, _ansible_inject_invocation=True))
+    assert rc == 1, result
+    assert "invocation" in result
+    assert URL_PASSWORD not in output
