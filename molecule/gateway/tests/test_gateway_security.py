@@ -21,7 +21,6 @@ import time
 import urllib.error
 import urllib.request
 
-import httpx
 import openai
 import pytest
 
@@ -288,7 +287,7 @@ def test_two_models_each_reached_by_its_name_in_a_pool_of_its_own(tls_gateway):
     before = backend_requests(socket_path)
     assert set(before) == pools, before
     client = openai.OpenAI(base_url=endpoint, api_key=TLS_KEYS[0], max_retries=0, timeout=60,
-                           http_client=httpx.Client(verify=context))
+                           http_client=openai.DefaultHttpxClient(verify=context))
     # The gateway lists every pool's names (a replica would list only what it serves).
     assert sorted(model.id for model in client.models.list()) == sorted([MODEL, SHORT, ALIAS])
     for model in (MODEL, ALIAS, SHORT, ALIAS, ALIAS):  # the alias reaches its model's pool
