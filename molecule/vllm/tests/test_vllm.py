@@ -216,7 +216,8 @@ def cls_replica(host):
     config = state["Config"]
     entrypoint = config["Entrypoint"] or []
     command = (["docker", "run", "-d", "--name", CLS_NAME, "-p", "127.0.0.1:%d:8000" % CLS_PORT,
-                "--user", config["User"] or "0", "--cpuset-cpus", state["HostConfig"]["CpusetCpus"] or "0"]
+                "--user", config["User"] or "0", "--cpuset-cpus", state["HostConfig"]["CpusetCpus"] or "0",
+                "--shm-size", str(state["HostConfig"]["ShmSize"])]
                + [arg for env in config["Env"] for arg in ("-e", env)]
                + [arg for mount in state["Mounts"] for arg in ("--mount", mount_flag(mount))]
                + (["--entrypoint", entrypoint[0]] if entrypoint else [])
@@ -234,7 +235,9 @@ def cls_replica(host):
                     break
         except OSError:
             pass
-        assert time.monotonic() < deadline, host.run("docker logs --tail 30 %s" % CLS_NAME).stdout
+        if time.monotonic() > deadline:
+            logs = host.run("docker logs --tail 30 %s" % CLS_NAME)
+            pytest.fail("the CLS server did not answer within 300 s:\n" + logs.stdout + logs.stderr)
         time.sleep(3)
     yield "http://127.0.0.1:%d/v1" % CLS_PORT
     host.run("docker rm -f %s" % CLS_NAME)
@@ -254,9 +257,11 @@ def test_a_replica_with_another_pooling_is_caught_by_the_agreement_check(host, c
 
 
 def test_a_replica_with_another_pooling_fails_the_reference_check_naming_the_cause(host, cls_replica):
-    reference = json.loads(REFERENCE.read_text())
-    wrong = verify(host, api_base=cls_replica, reference=reference, check_base64=False)
+    # The reference names the weights (vllm_model), the servers their served name.
+    reference = {"reference": json.loads(REFERENCE.read_text()),
+                 "reference_model": "sentence-transformers/all-MiniLM-L6-v2"}
+    wrong = verify(host, api_base=cls_replica, check_base64=False, **reference)
     assert "error_kind" in wrong, wrong
     assert "cosine" in wrong["msg"] and "pooling" in wrong["msg"], wrong["msg"]
-    right = verify(host, reference=reference, check_base64=False)
+    right = verify(host, check_base64=False, **reference)
     assert "error_kind" not in right, right.get("msg")
