@@ -115,7 +115,7 @@ URL_PASSWORD = "url-pass-7c1e"
 ], ids=["embeddings_verify", "embeddings_agreement", "embeddings_benchmark", "ollama_model", "ollama_model_info"])
 def test_a_password_in_the_url_is_in_no_result_nor_invocation(capsys, main, args):
     """Refused or unreachable, the result says nothing of the password, even with the `invocation` (the arguments
-    as given) that Ansible adds at -vvv, and that ansible-core 2.20 and older added to every result."""
+    as given) that ansible-core 2.21 adds with ANSIBLE_INJECT_INVOCATION, and 2.20 and older to every result."""
     rc, result, output = run_module(capsys, main, dict(args, _ansible_inject_invocation=True))
     assert rc == 1, result
     assert "invocation" in result
