@@ -182,21 +182,17 @@ def gateway_servers(field="stot"):
             if row["pxname"] == "replicas" and row["svname"] not in ("FRONTEND", "BACKEND")}
 
 
-def gateway_sessions():
-    return gateway_servers("stot")
-
-
 def test_the_gateway_spreads_requests_over_both_replicas():
     """The gateway role in front of the Ollama replicas: one endpoint, the same vectors, both replicas used."""
     gateway = openai.OpenAI(base_url="http://127.0.0.1:21480/v1", api_key="unused", timeout=30, max_retries=0)
     direct = client(REPLICAS["molecule-ollama-0"]).embeddings.create(model=MODEL, input="through the gateway",
                                                                      encoding_format="float")
-    before = gateway_sessions()
+    before = gateway_servers()
     assert sorted(before) == sorted(REPLICAS), before
     for _round in range(8):
         answer = gateway.embeddings.create(model=MODEL, input="through the gateway", encoding_format="float")
         assert max(abs(x - y) for x, y in zip(answer.data[0].embedding, direct.data[0].embedding)) < 1e-6
-    after = gateway_sessions()
+    after = gateway_servers()
     assert all(after[name] > before[name] for name in REPLICAS), (before, after)
 
 
