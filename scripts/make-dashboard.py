@@ -19,6 +19,7 @@ PANELS = [
     ("Requests per second", "reqps", [
         ("sum by (model) (model:embedops_requests:rate1m)", "{{model}} at the replicas"),
         ("sum(instance:embedops_gateway_requests:rate1m)", "through the gateways"),
+        ("sum by (proxy) (instance:embedops_gateway_pool_requests:rate1m)", "{{proxy}} pool, from the gateways"),
     ]),
     ("Input tokens per second", "short", [
         ("sum by (model) (model:embedops_input_tokens:rate1m)", "{{model}}"),
@@ -28,9 +29,9 @@ PANELS = [
         ("max by (model) (model:embedops_http_latency_seconds:p90_5m)", "{{model}} p90"),
         ("max by (model) (model:embedops_http_latency_seconds:p99_5m)", "{{model}} p99"),
     ]),
-    ("Gateway response time (average of the last 1024 requests)", "s", [
-        ("max(instance:embedops_gateway_response_time_seconds:avg)", "replica answer"),
-        ("max(instance:embedops_gateway_total_time_seconds:avg)", "whole request"),
+    ("Gateway response time per pool (average of the last 1024 requests)", "s", [
+        ("max by (proxy) (instance:embedops_gateway_response_time_seconds:avg)", "{{proxy}} replica answer"),
+        ("max by (proxy) (instance:embedops_gateway_total_time_seconds:avg)", "{{proxy}} whole request"),
     ]),
     ("Error ratio (5xx, 5 min)", "percentunit", [
         ("max by (model) (model:embedops_request_errors:ratio_rate5m)", "{{model}} at the replicas"),
@@ -44,10 +45,17 @@ PANELS = [
     ("Replicas up", "short", [
         ("sum by (model) (model:embedops_replicas_up:sum)", "{{model}} up"),
         ("sum by (model) (model:embedops_replicas:count)", "{{model}} deployed"),
-        ("sum(instance:embedops_gateway_servers_up:sum)", "up behind the gateways"),
+        ("max by (proxy) (instance:embedops_gateway_servers_up:sum)", "{{proxy}} pool, in rotation at the gateways"),
     ]),
     ("Gateway retries per request (5 min)", "percentunit", [
         ("max(instance:embedops_gateway_retries:ratio_rate5m)", "retries"),
+    ]),
+    # GPU hosts (the DCGM exporter, job dcgm): one line per GPU.
+    ("GPU utilisation", "percentunit", [
+        ("max by (host, gpu) (gpu:embedops_gpu_utilization:ratio)", "{{host}} GPU {{gpu}}"),
+    ]),
+    ("GPU memory used", "percentunit", [
+        ("max by (host, gpu) (gpu:embedops_gpu_memory_used:ratio)", "{{host}} GPU {{gpu}}"),
     ]),
 ]
 

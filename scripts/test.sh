@@ -47,6 +47,8 @@ bash scripts/docker-engine.sh
 bash scripts/build-images.sh
 phase "vLLM CPU image (built once per recipe hash)"
 ansible-playbook -i inventories/local playbooks/vllm_image.yml
+phase "execution environment (ansible-builder, built once per recipe hash), and site.yml --check inside it"
+bash scripts/ee.sh
 
 scenarios=("$@")
 if [ ${#scenarios[@]} -eq 0 ]; then

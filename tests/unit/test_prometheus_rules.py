@@ -49,6 +49,7 @@ all:
             model: bge-m3
             replicas:
               - {name: embedops-vllm-0, port: 8000, published_address: "10.0.0.2:8000"}
+          monitoring_dcgm_exporter_endpoint: http://10.0.0.2:9400/metrics
         ollama1:
           embedops_service:
             version: 1
@@ -62,6 +63,7 @@ all:
           gateway_metrics_endpoint: http://10.0.0.9:8405/metrics
         gw2:
           gateway_metrics_endpoint: ""
+        gw3:  # the gateway role did not run here in this run (site.yml --limit)
     monitoring_hosts:
       hosts:
         mon1:
@@ -151,7 +153,7 @@ def load(path):
 def test_targets_come_from_the_published_facts(rendered):
     config = load(rendered / "prometheus.yml")
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert set(jobs) == {"prometheus", "embedops-vllm", "embedops-gateway", "node", "blackbox"}
+    assert set(jobs) == {"prometheus", "embedops-vllm", "embedops-gateway", "node", "dcgm", "blackbox"}
     vllm = [(c["targets"], c["labels"]) for c in jobs["embedops-vllm"]["static_configs"]]
     assert vllm == [
         (["10.0.0.1:8000"], {"model": "all-minilm-l6-v2", "replica": "embedops-vllm-0", "host": "emb1"}),
@@ -162,10 +164,30 @@ def test_targets_come_from_the_published_facts(rendered):
     # gw2 has its metrics off; Ollama has no /metrics.
     assert [c["targets"] for c in jobs["embedops-gateway"]["static_configs"]] == [["10.0.0.9:8405"]]
     assert [c["targets"] for c in jobs["node"]["static_configs"]] == [["10.0.0.1:9100"]]
+    # The GPU host's DCGM exporter (its dcgm_exporter entry point), labelled with the host as the GPU rules read it.
+    dcgm = [(c["targets"], c["labels"]) for c in jobs["dcgm"]["static_configs"]]
+    assert dcgm == [(["10.0.0.2:9400"], {"host": "emb2"})]
     assert jobs["blackbox"]["metrics_path"] == "/probe"
     assert jobs["prometheus"]["static_configs"] == [{"targets": ["127.0.0.1:9090"]}]
     assert config["rule_files"] == [str(rendered / "rules" / name)
                                     for name in ("embeddings-recording.yml", "embeddings-alerts.yml")]
+
+
+def test_a_host_this_run_does_not_know_keeps_the_targets_the_last_run_gave_it(tmp_path):
+    """A rolling update with --limit must not stop the scraping of the other hosts: gw3 published nothing in this
+    run, so it keeps its target from the prometheus.yml already there; a host gone from the inventory is dropped."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "prometheus.yml").write_text(yaml.safe_dump({"scrape_configs": [
+        {"job_name": "embedops-gateway", "static_configs": [
+            {"targets": ["10.0.0.9:8405"], "labels": {"host": "gw1"}},
+            {"targets": ["10.0.0.13:8405"], "labels": {"host": "gw3"}},
+            {"targets": ["10.0.0.99:8405"], "labels": {"host": "gone9"}}]}]}))
+    run = render(tmp_path)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-3000:]
+    jobs = {job["job_name"]: job for job in load(tmp_path / "config" / "prometheus.yml")["scrape_configs"]}
+    assert [(c["targets"], c["labels"]) for c in jobs["embedops-gateway"]["static_configs"]] == [
+        (["10.0.0.9:8405"], {"host": "gw1"}), (["10.0.0.13:8405"], {"host": "gw3"})]
+    assert "No endpoints published in this run by gw3" in run.stdout, run.stdout[-3000:]
 
 
 def test_promtool_checks_the_config_and_its_rule_files(rendered):
@@ -206,7 +228,7 @@ def test_every_alert_rule_is_tested_firing_and_quiet(rendered):
     names = {rule[0] for rule in rules}
     assert rules - firing == set(), "alert rules no test sees firing"
     assert names - quiet == set(), "alerts no test checks quiet"
-    assert len(TEST_FILES) >= len(names) + 1  # a file per alert, and one for the recording rules
+    assert len(TEST_FILES) >= len(names) + 2  # a file per alert, and two for the recording rules (GPU's apart)
 
 
 def test_a_moved_threshold_fails_its_test(rendered, tmp_path):

@@ -9,7 +9,7 @@ testinfra_hosts = ["embedops-gw-app"]
 ENV_FILE = "/etc/embedops-demo/app.env"
 SERVICE = "embedops-demo-app"
 GATEWAY = "http://127.0.0.1:18380/v1"
-APP_KEY = "molecule-app-host-key-2b7c"  # its application's, in the gateway host's gateway_api_keys
+APP_KEY = "molecule-app-host-key-2b7c"  # its application's, from the vault (group_vars/gateway_hosts.yml)
 
 
 def test_env_file_points_at_the_gateway_with_the_application_s_own_key(host):
@@ -26,9 +26,9 @@ def test_env_file_points_at_the_gateway_with_the_application_s_own_key(host):
 
 
 def test_the_gateway_contract_says_what_a_longer_input_gets():
-    """What the gateway host recorded (the Molecule instance embedops-gw-host, a container on this engine)."""
+    """What the gateway host recorded (the Molecule instance embedops-gw-edge, a container on this engine)."""
     fact = "/etc/ansible/facts.d/embedops_gateway.fact"
-    recorded = subprocess.run(["docker", "exec", "embedops-gw-host", "cat", fact],
+    recorded = subprocess.run(["docker", "exec", "embedops-gw-edge", "cat", fact],
                               capture_output=True, text=True, check=True).stdout
     contract = json.loads(recorded)
     assert (contract["model"], contract["max_input_tokens"], contract["long_input"]) == (

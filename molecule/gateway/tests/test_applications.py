@@ -1,6 +1,7 @@
-"""Applications, each with its own key and limits (gateway_api_keys in host_vars/embedops-gw-host.yml), through the
-official openai client: a greedy application at ten times its rate gets 429s with Retry-After, and another
-application's requests all succeed meanwhile. The figures (errors, p50 and p99 with and without the greedy one) are
+"""Applications, each with its own key and limits (gateway_api_keys in group_vars/gateway_hosts.yml, the keys from
+the vault), through the official openai client: a greedy application at ten times its rate gets 429s with
+Retry-After, and another application's requests all succeed meanwhile. The figures (errors, p50 and p99 with and
+without the greedy one) are
 printed, tagged [applications], never asserted."""
 
 import statistics

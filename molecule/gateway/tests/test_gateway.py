@@ -200,8 +200,9 @@ def test_site_check_diff_on_the_converged_hosts_reports_no_change():
     assert run.returncode == 0, run.stdout[-3000:]
     recap = run.stdout[run.stdout.rindex("PLAY RECAP"):]
     hosts = [line.split()[0] for line in recap.splitlines() if " ok=" in line]
-    assert sorted(hosts) == ["embedops-gw-a", "embedops-gw-app", "embedops-gw-b", "embedops-gw-host"], recap
-    assert recap.count(" changed=0 ") == 4 and " failed=0 " in recap, recap
+    assert sorted(hosts) == [
+        "embedops-gw-a", "embedops-gw-app", "embedops-gw-b", "embedops-gw-edge", "embedops-gw-host"], recap
+    assert recap.count(" changed=0 ") == 5 and " failed=0 " in recap, recap
 
 
 def test_replica_killed_under_load(capsys):
@@ -246,7 +247,8 @@ def test_rolling_update_interrupted_between_replicas_then_completed(tmp_path, ca
     gateway before recreating it, so under steady load no request fails."""
     change = {"vllm_max_num_seqs": 24}
     # Only the replicas' host, as an operator updating one host runs it: the application host and the pair would
-    # have nothing to change.
+    # have nothing to change. The gateway is on a host of its own, outside the limit: the role drains each replica
+    # there, through that host's runtime API, as on a prod inventory.
     limit = ["--limit", "embedops-gw-host"]
     old = {name: container(name)["Id"] for name in (REPLICA_0[0], REPLICA_1[0])}
     started = time.monotonic()

@@ -28,7 +28,7 @@ GATEWAY_PORT = 18380
 CLIENT_KEY = "molecule-client-key-51a0"
 MODEL = "all-minilm-l6-v2"
 
-# The second gateway, TLS on: its own container, folders and ports (see host_vars/embedops-gw-host.yml for the first).
+# The second gateway, TLS on: its own container, folders and ports (see host_vars/embedops-gw-edge.yml for the first).
 REPLICAS = ("molecule-gw-vllm-0", "molecule-gw-vllm-1")
 TLS_CONTAINER = "molecule-gateway-tls"
 TLS_DIRS = ("/var/lib/embedops-molecule/gateway-tls", "/var/lib/embedops-molecule/gateway-tls-run")

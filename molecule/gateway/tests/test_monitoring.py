@@ -81,15 +81,22 @@ def wait(what, check, limit):
 
 
 def test_every_target_is_up():
+    """Every target, after test_gateway.py's rolling update ran site.yml with --limit embedops-gw-host: the gateway's
+    host (embedops-gw-edge) was not in that run, and keeps the targets the last full run gave Prometheus."""
     targets = api("/api/v1/targets", state="active")["activeTargets"]
     by_job = {}
     for target in targets:
         by_job.setdefault(target["labels"]["job"], []).append(target)
-    # Both replicas from the vllm role's contract, the gateway's exporter, the node exporter, Prometheus itself.
+    # Both replicas from the vllm role's contract, the gateway's exporter, the node exporters of the replicas' host
+    # and of the gateway's, the DCGM exporter (a test double: no GPU here), Prometheus itself.
     assert sorted(t["labels"].get("replica") for t in by_job.get("embedops-vllm", [])) == [
         "molecule-gw-vllm-0", "molecule-gw-vllm-1"]
     assert {t["labels"]["model"] for t in by_job["embedops-vllm"]} == {"all-minilm-l6-v2"}
-    assert set(by_job) == {"embedops-vllm", "embedops-gateway", "node", "prometheus"}, by_job.keys()
+    assert set(by_job) == {"embedops-vllm", "embedops-gateway", "node", "dcgm", "prometheus"}, by_job.keys()
+    # The GPU panels' source: the DCGM exporter's test double (prepare.yml), labelled with the host that published it.
+    assert [t["labels"].get("host") for t in by_job["dcgm"]] == ["embedops-gw-host"], by_job["dcgm"]
+    assert sorted(t["labels"].get("host") for t in by_job["node"]) == ["embedops-gw-edge", "embedops-gw-host"], \
+        by_job["node"]
 
     def active():
         return api("/api/v1/targets", state="active")["activeTargets"]
