@@ -69,4 +69,7 @@ docker run --rm --network host --user root \
   -e ANSIBLE_LOCAL_TEMP=/tmp/ansible-local -e ANSIBLE_REMOTE_TEMP=/tmp/ansible-remote \
   "$image" ansible-playbook -i inventories/local site.yml --check -e docker_engine_install=false \
   || die "site.yml --check failed inside the execution environment $image"
+# The collection is in the recipe, so each change of it makes a new image: older ones are removed (their shared
+# layers stay with this one).
+docker images embedops/ee --format '{{.Repository}}:{{.Tag}}' | grep -vx "$image" | xargs -r docker rmi >/dev/null || true
 log "execution environment: passed in $((SECONDS - started))s"
