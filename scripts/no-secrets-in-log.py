@@ -3,7 +3,8 @@
 Usage: python scripts/no-secrets-in-log.py LOG SCENARIO_DIR
 The secrets are the values of variables named like a secret (…api_key, …api_keys, …token,
 …password, …secret, …webhook_url, and the key of each application in gateway_api_keys) in the scenario's YAML files
-(host_vars, group_vars, molecule.yml).
+(host_vars, group_vars, molecule.yml), and every value encrypted with ansible-vault there (`!vault`), decrypted with
+the scenario's password file (vault-password), as its playbooks read them.
 """
 
 import pathlib
@@ -11,6 +12,7 @@ import re
 import sys
 
 import yaml
+from ansible.parsing.vault import VaultLib, VaultSecret
 
 SECRET_NAME = re.compile(r"(^key|api_keys?|token|password|secret|webhook_url)$")
 
@@ -28,10 +30,30 @@ def secrets(node):
             yield from secrets(item)
 
 
+def vault_loader(scenario_dir, values):
+    """A YAML loader that decrypts `!vault` values with the scenario's password file and counts each as a secret."""
+    password = pathlib.Path(scenario_dir) / "vault-password"
+
+    class Loader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
+        pass
+
+    def decrypt(loader, node):
+        if not password.exists():
+            sys.exit("%s holds ansible-vault values, and there is no %s to read them" % (scenario_dir, password))
+        vault = VaultLib([("default", VaultSecret(password.read_bytes().strip()))])
+        value = vault.decrypt(loader.construct_scalar(node)).decode()
+        values.add(value)
+        return value
+
+    Loader.add_constructor("!vault", decrypt)
+    return Loader
+
+
 def main(log_path, scenario_dir):
     values = set()
+    loader = vault_loader(scenario_dir, values)
     for path in pathlib.Path(scenario_dir).rglob("*.yml"):
-        for doc in yaml.safe_load_all(path.read_text()):
+        for doc in yaml.load_all(path.read_text(), Loader=loader):  # noqa: S506 - SafeLoader plus !vault
             values.update(secrets(doc))
     log = pathlib.Path(log_path).read_text(errors="replace")
     hits = {value: log.count(value) for value in values if value in log}
