@@ -37,10 +37,11 @@ def vault_loader(scenario_dir, values):
     class Loader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
         pass
 
+    vault = VaultLib([("default", VaultSecret(password.read_bytes().strip()))]) if password.exists() else None
+
     def decrypt(loader, node):
-        if not password.exists():
+        if vault is None:
             sys.exit("%s holds ansible-vault values, and there is no %s to read them" % (scenario_dir, password))
-        vault = VaultLib([("default", VaultSecret(password.read_bytes().strip()))])
         value = vault.decrypt(loader.construct_scalar(node)).decode()
         values.add(value)
         return value

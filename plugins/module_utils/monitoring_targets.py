@@ -30,19 +30,13 @@ def previous_targets(config: Optional[Mapping[str, Any]]) -> Previous:
     return out
 
 
-def _published(hostvars: Mapping[str, Any], host: str, fact: str) -> Any:
-    """The host's published fact, or None when this run does not know it (the role did not run there)."""
-    variables = hostvars[host]
-    return variables.get(fact)
-
-
 def endpoint_targets(hosts: List[str], hostvars: Mapping[str, Any], fact: str,
                      previous: Optional[Mapping[str, List[StaticConfig]]] = None) -> List[StaticConfig]:
     """One target per host from its published endpoint URL (`fact`, such as gateway_metrics_endpoint); an empty
     URL is an exporter turned off; a host that published nothing keeps its `previous` targets."""
     out: List[StaticConfig] = []
     for host in hosts:
-        url = _published(hostvars, host, fact)
+        url = hostvars[host].get(fact)  # None: this run does not know the host
         if url is None:
             out.extend((previous or {}).get(host, []))
         elif url:
@@ -56,7 +50,7 @@ def replica_targets(hosts: List[str], hostvars: Mapping[str, Any], backend: str 
     model and the replica's name; a host that published no contract keeps its `previous` targets."""
     out: List[StaticConfig] = []
     for host in hosts:
-        contract = _published(hostvars, host, "embedops_service")
+        contract = hostvars[host].get("embedops_service")
         if contract is None:
             out.extend((previous or {}).get(host, []))
             continue

@@ -43,11 +43,7 @@ def replica_ids():
 
 def report(result):
     """health.yml's report: {what: 'ok' or why not}."""
-    for play in result["plays"]:
-        for task in play["tasks"]:
-            if task["task"]["name"] == "Health of the embedding service":
-                return task["hosts"]["localhost"]["msg"]
-    raise AssertionError("health.yml printed no report")
+    return task_hosts(result, "Health of the embedding service")["localhost"]["msg"]
 
 
 def replica_serving(port):
