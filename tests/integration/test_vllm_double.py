@@ -1,8 +1,10 @@
 """The vLLM test double answers with vLLM 0.32's bodies, the ones the bad-input cases depend on."""
 
 import json
+import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import vllm_double  # tests/integration, where this file is: on sys.path as pytest imports it
@@ -50,3 +52,16 @@ def test_errors_have_vllm_shapes(server):
                                               "prompt contains 22 input tokens")
     status, doc = call(server, "/v1/embeddings", {"model": "all-minilm", "input": ["a"], "dimensions": 2})
     assert status == 400 and "does not support Matryoshka embeddings" in doc["error"]["message"]
+
+
+def test_capacity_queues_requests_in_turn():
+    """With a capacity of 20/s, 6 requests sent at once are answered one after the other: the last no sooner than
+    6/20 s after they were sent (a lower bound: a sleep is never shorter), and /health does not wait its turn."""
+    with vllm_double.running("all-minilm", 4, 16, capacity=20) as double:
+        body = {"model": "all-minilm", "input": ["a"]}
+        start = time.monotonic()
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(lambda _: call(double, "/v1/embeddings", body, key=None), range(6)))
+            assert call(double, "/health", key=None) == (200, None)
+        assert [status for status, _doc in answers] == [200] * 6
+        assert time.monotonic() - start >= 6 / 20

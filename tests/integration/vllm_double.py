@@ -22,16 +22,22 @@ renderers/params.py, pooling_params.py):
                                  (received dimensions=N)."
 
 Simulated instead of done: tokens are counted as words plus two (CLS and SEP), and vectors are
-deterministic (sha256 of the text), so the same text always gives the same vector.
+deterministic (sha256 of the text), so the same text always gives the same vector. With a capacity, the double
+also stands for a saturated engine: it answers at most that many embedding requests a second, one after the
+other in arrival order, and the rest wait, idle, as in an engine's queue (benchmarks/pool_isolation.py floods one
+such pool through the gateway without spending this machine's CPU on it).
 
 In a test: `with running(model="bge-m3", dimension=384, max_model_len=512, api_key="k") as server: server.url`.
+Standalone (PYTHONPATH=tests): `python3 tests/integration/vllm_double.py --model m --port 8000 --capacity 20`.
 """
 
+import argparse
 import base64
 import hashlib
 import json
 import math
 import struct
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -40,11 +46,24 @@ from doubles import server_thread
 
 class VllmDoubleServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 2048  # uvicorn's listen backlog (socketserver's 5 drops connections under a burst)
 
-    def __init__(self, address, model, dimension, max_model_len, api_key=None):
+    def __init__(self, address, model, dimension, max_model_len, api_key=None, capacity=None):
         super().__init__(address, Handler)
         self.model, self.dimension, self.max_model_len, self.api_key = model, dimension, max_model_len, api_key
         self.requests = []  # (method, path) of every request, in order
+        self.service_s = 1.0 / capacity if capacity else 0.0
+        self._queue_lock = threading.Lock()
+        self._free_at = 0.0  # when the simulated engine finishes the requests it has taken
+
+    def wait_turn(self):
+        """With a capacity: sleep until this request's turn ends (arrival order, service_s each)."""
+        if not self.service_s:
+            return
+        with self._queue_lock:
+            done = max(time.monotonic(), self._free_at) + self.service_s
+            self._free_at = done
+        time.sleep(max(0.0, done - time.monotonic()))
 
     @property
     def url(self):
@@ -122,6 +141,7 @@ class Handler(BaseHTTPRequestHandler):
                 body = json.loads(raw or b"{}")
             except ValueError:
                 return self._send(400, error("Invalid JSON body", "BadRequestError", 400))
+            server.wait_turn()
             return self._send(*server.embeddings(body))
         return self._send(404, {"detail": "Not Found"})
 
@@ -139,6 +159,28 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-def running(model, dimension, max_model_len, api_key=None, host="127.0.0.1", port=0):
+def running(model, dimension, max_model_len, api_key=None, host="127.0.0.1", port=0, capacity=None):
     """Run the double in a thread for the duration of a `with` block; yields the server (server.url)."""
-    return server_thread.running(VllmDoubleServer((host, port), model, dimension, max_model_len, api_key))
+    return server_thread.running(VllmDoubleServer((host, port), model, dimension, max_model_len, api_key,
+                                                  capacity=capacity))
+
+
+def main():
+    parser = argparse.ArgumentParser(description="A test double of vLLM's embedding server (NOT vLLM).")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--dimension", type=int, default=384)
+    parser.add_argument("--max-model-len", type=int, default=512)
+    parser.add_argument("--api-key")
+    parser.add_argument("--capacity", type=float, help="embedding requests answered per second; the rest wait")
+    args = parser.parse_args()
+    server = VllmDoubleServer((args.host, args.port), args.model, args.dimension, args.max_model_len,
+                              api_key=args.api_key, capacity=args.capacity)
+    print("vllm double (NOT vLLM): %s on %s:%d, capacity %s" % (
+        args.model, args.host, args.port, args.capacity or "unlimited"), flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

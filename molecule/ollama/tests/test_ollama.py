@@ -13,6 +13,8 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import openai
@@ -303,3 +305,81 @@ def test_health_playbook_reports_both_replicas_and_the_gateway():
                if task["task"]["name"] == "Health of the embedding service"]
     assert done.returncode == 0, reports or done.stdout[-2000:]
     assert reports == [{"molecule-ollama-0": "ok", "molecule-ollama-1": "ok", "gateway embedops-ollama-host": "ok"}]
+
+
+# --- Open WebUI: the real server, built by the role from PyPI's open-webui, in front of replica 0 (the double) ---
+WEBUI = "http://127.0.0.1:21300"
+WEBUI_ADMIN = {"name": "Molecule", "email": "molecule@example.com", "password": "molecule-webui-test"}
+
+
+def webui(path, body=None, token=None):
+    """(status, JSON body) of one call to Open WebUI's HTTP API."""
+    request = urllib.request.Request(WEBUI + path, data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json"})
+    if token:
+        request.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(request, timeout=120) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def webui_token():
+    """Log in as the first user, who is Open WebUI's admin: signed up on the first call, signed in after that."""
+    credentials = {key: WEBUI_ADMIN[key] for key in ("email", "password")}
+    status, doc = webui("/api/v1/auths/signin", credentials)
+    if status != 200:
+        status, doc = webui("/api/v1/auths/signup", WEBUI_ADMIN)
+    assert status == 200, doc
+    assert doc["role"] == "admin"
+    return doc["token"]
+
+
+def test_open_webui_is_the_built_image_running_as_a_user_beside_replica_0(host):
+    state = docker_inspect(host, "molecule-open-webui")
+    assert state["State"]["Running"] and state["HostConfig"]["NetworkMode"] == "host"
+    assert state["Config"]["Image"].startswith("embedops/open-webui:0.12.4-cpu-")
+    assert state["Config"]["User"] == "1000"
+    env = container_env(state)
+    assert env["OLLAMA_BASE_URL"] == "http://127.0.0.1:21434"
+    assert (env["RAG_EMBEDDING_ENGINE"], env["RAG_EMBEDDING_MODEL"]) == ("ollama", MODEL)
+    assert env["OFFLINE_MODE"] == "true" and env["HOST"] == "127.0.0.1" and env["PORT"] == "21300"
+    # No key in the environment: Open WebUI made its own at first start, in its data volume, for its user alone.
+    assert "WEBUI_SECRET_KEY" not in env
+    mode = host.check_output("docker exec molecule-open-webui stat -c %a:%u /app/backend/data/.webui_secret_key")
+    assert mode.strip() == "600:1000"
+    versions = host.check_output("docker exec molecule-open-webui python3 -c \"import importlib.metadata as m; "
+                                 "print(m.version('open-webui'), m.version('torch'))\"")
+    assert versions.split() == ["0.12.4", "2.13.0+cpu"]
+
+
+def test_open_webui_logs_in_and_lists_the_models_of_replica_0(webui_token):
+    status, config = webui("/api/config")
+    assert status == 200 and config["version"] == "0.12.4"
+    with urllib.request.urlopen("http://127.0.0.1:21434/api/tags", timeout=10) as answer:
+        served = sorted(m["name"] for m in json.load(answer)["models"])
+    assert served == [LISTED]
+    status, doc = webui("/api/models", token=webui_token)
+    assert status == 200
+    assert sorted(m["id"] for m in doc["data"] if m.get("owned_by") == "ollama") == served
+    # Without logging in, nothing is listed.
+    assert webui("/api/models")[0] == 401
+
+
+def test_open_webui_searches_documents_with_the_replicas_embeddings(webui_token):
+    """Open WebUI embeds documents through replica 0 (RAG_EMBEDDING_ENGINE=ollama): it loads no model of its own and,
+    offline, could reach none."""
+    status, doc = webui("/api/v1/retrieval/embedding", token=webui_token)
+    assert status == 200 and (doc["RAG_EMBEDDING_ENGINE"], doc["RAG_EMBEDDING_MODEL"]) == ("ollama", MODEL)
+    assert doc["ollama_config"]["url"] == "http://127.0.0.1:21434"
+    text = "The embedding service runs once per host and every worker calls it."
+    status, doc = webui("/api/v1/retrieval/process/text",
+                        {"name": "molecule", "content": text, "collection_name": "molecule-probe"}, webui_token)
+    assert status == 200, doc
+    status, doc = webui("/api/v1/retrieval/query/collection",
+                        {"collection_names": ["molecule-probe"], "query": "who calls the service?", "k": 1},
+                        webui_token)
+    assert status == 200, doc
+    assert doc["documents"] == [[text]]
