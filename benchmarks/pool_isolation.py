@@ -81,6 +81,9 @@ def main():
     parser.add_argument("--flood-model", default="bench-other-pool", help="the flooded pool (the double)")
     parser.add_argument("--rate", type=float, default=10.0, help="requests/s sent to the measured pool")
     parser.add_argument("--flood-concurrency", type=int, default=256, help="requests in flight on the flooded pool")
+    parser.add_argument("--flood-url", help="send the flood here instead of through the gateway (the double's own "
+                                            "address, docker inspect embedops-bench-pool-double): the same load on "
+                                            "this machine without the gateway carrying it, a control")
     args = parse_round_arguments(parser)
 
     key = read_key("bench-fair")
@@ -95,7 +98,8 @@ def main():
         raise SystemExit("the gateway does not serve %s (it serves %s): ansible-playbook benchmarks/gateway.yml "
                          "-e bench_second_pool=true" % (", ".join(missing), ", ".join(served)))
     measured = loadgen.LoadGenerator(args.gateway, args.model, api_key=key, name="measured", progress=None)
-    flood = loadgen.LoadGenerator(args.gateway, args.flood_model, api_key=key, name="flood", progress=None)
+    flood = loadgen.LoadGenerator(args.flood_url or args.gateway, args.flood_model, api_key=key, name="flood",
+                                  progress=None)
     common = dict(duration=args.duration, warmup=args.warmup, input_tokens=args.input_tokens, timeout=args.timeout)
     measured_spec = dict(common, rate=args.rate)
     # The flood runs a little longer than the measurement on both ends, so every measured request meets it.
@@ -127,10 +131,11 @@ def main():
                  lambda r: ["%.2f, %.1f" % (r["flood"]["answered_per_s"], r["flood"]["p50_s"]),
                             "%d / %d" % (r["flood"]["most_in_flight"]["measured"],
                                          r["flood"]["most_in_flight"]["flooded"])])
-    print("%s at %g req/s, %d-token inputs, %d rounds of %gs: p99 beside %d requests in flight on %s / alone = %s; "
-          "the flood's failures %d" % (
+    print("%s at %g req/s, %d-token inputs, %d rounds of %gs: p99 beside %d requests in flight on %s (%s) / alone = "
+          "%s; the flood's failures %d" % (
               args.model, args.rate, args.input_tokens, args.rounds, args.duration, args.flood_concurrency,
-              args.flood_model, ratio_summary(rounds), sum(r["flood"]["failed"] for r in rounds)))
+              args.flood_model, "sent to %s, not through the gateway" % args.flood_url if args.flood_url
+              else "through the gateway", ratio_summary(rounds), sum(r["flood"]["failed"] for r in rounds)))
     return finish(args.json, rounds, reports)
 
 
